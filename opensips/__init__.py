@@ -1,0 +1,26 @@
+"""OpenSIPS Management Interface client and event subscriptions.
+
+``opensips.mi`` talks JSON-RPC 2.0 to OpenSIPS over fifo, http or datagram;
+``opensips.event`` subscribes to OpenSIPS events and receives them on a
+listener thread. Names are imported lazily so ``import opensips.mi`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["OpenSIPSMI", "OpenSIPSEvent", "AsyncOpenSIPSEvent", "OpenSIPSEventHandler", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenSIPSMI":
+        from .mi import OpenSIPSMI
+
+        return OpenSIPSMI
+    if name in ("OpenSIPSEvent", "AsyncOpenSIPSEvent", "OpenSIPSEventHandler"):
+        from . import event
+
+        return getattr(event, name)
+    raise AttributeError(f"module 'opensips' has no attribute {name!r}")
