@@ -1,0 +1,176 @@
+"""Listener callbacks -> bounded ring + exact counters -> batches for the UI.
+
+Listener threads call :meth:`Feed.push` (and :meth:`Feed.set_state`); they only append to
+bounded deques and bump counters under a lock, never touch a widget and never wait for the
+UI. The UI drains the feed on a timer (~80 ms): one :class:`Batch` per tick holding at most
+``log_batch`` new log entries, so a burst of tens of thousands of events per second costs
+the screen a bounded amount of work while the counts stay exact.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from .filters import LogFilter
+from .safe import clean, compact
+from .stats import EventStats, StatsView
+
+TOTAL = "*"
+
+
+def format_time(ts: float, utc: bool = False, millis: bool = True) -> str:
+    moment = datetime.fromtimestamp(ts, timezone.utc if utc else None)
+    return moment.strftime("%H:%M:%S.%f")[:12] if millis else moment.strftime("%H:%M:%S")
+
+
+class Entry:
+    """One received notification, as kept in the ring."""
+
+    __slots__ = ("seq", "ts", "event", "notification", "_search")
+
+    def __init__(self, seq: int, ts: float, event: str, notification: dict[str, Any]) -> None:
+        self.seq = seq
+        self.ts = ts
+        self.event = event
+        self.notification = notification
+        self._search: str | None = None
+
+    @property
+    def params(self) -> Any:
+        return self.notification.get("params")
+
+    @property
+    def search_text(self) -> str:
+        """Event name and compact params: what the filter looks at (cached)."""
+        if self._search is None:
+            self._search = f"{clean(self.event)} {compact(self.params)}"
+        return self._search
+
+    def line(self, utc: bool = False) -> str:
+        """One log line, control characters escaped."""
+        return f"{format_time(self.ts, utc)} {self.search_text}"
+
+    def as_json(self) -> dict[str, Any]:
+        """One export record (the notification is kept unchanged)."""
+        return {"time": self.ts, "event": self.event, "notification": self.notification}
+
+
+@dataclass
+class Batch:
+    """What arrived since the previous drain."""
+
+    entries: list[Entry] = field(default_factory=list)  # newest matching entries, oldest first
+    arrived: int = 0          # every notification, matching the filter or not
+    matched: int = 0          # matching the filter (len(entries) + the ones not shown)
+    touched: set[str] = field(default_factory=set)
+    states: dict[str, str] = field(default_factory=dict)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (event, what happened)
+
+    @property
+    def skipped(self) -> int:
+        """Matching entries not given to the log this tick (burst): still in the ring."""
+        return self.matched - len(self.entries)
+
+
+class Feed:
+    """Thread-safe sink for notifications; see the module docstring."""
+
+    def __init__(self, ring_size: int = 10_000, log_batch: int = 500,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ring_size = max(1, int(ring_size))
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._ring: deque[Entry] = deque(maxlen=self.ring_size)
+        self._pending: deque[Entry] = deque(maxlen=max(1, log_batch))
+        self._arrived = 0
+        self._matched = 0
+        self._touched: set[str] = set()
+        self._states: dict[str, str] = {}
+        self._notices: list[tuple[str, str]] = []
+        self._stats: dict[str, EventStats] = {TOTAL: EventStats(TOTAL)}
+        self._seq = 0
+        self._filter = LogFilter()
+
+    # -- listener side ---------------------------------------------------------------
+    def push(self, event: str, notification: dict[str, Any] | None) -> None:
+        """A subscription callback: one notification, or ``None`` for a listener notice."""
+        ts = self.clock()
+        with self._lock:
+            if not isinstance(notification, dict):
+                self._notices.append((event, "no more notifications (unreadable data or expired)"))
+                del self._notices[:-50]
+                return
+            self._seq += 1
+            entry = Entry(self._seq, ts, event, notification)
+            self._ring.append(entry)
+            stats = self._stats.get(event)
+            if stats is None:
+                stats = self._stats[event] = EventStats(event)
+            stats.add(ts, notification.get("params"))
+            self._stats[TOTAL].add(ts, track_params=False)
+            self._arrived += 1
+            self._touched.add(event)
+            if self._filter.matches(entry.search_text) if self._filter.active else True:
+                self._matched += 1
+                self._pending.append(entry)
+
+    def set_state(self, event: str, state: str) -> None:
+        """A subscription changed state (active / retrying / expired / stopped)."""
+        with self._lock:
+            self._states[event] = state
+
+    # -- UI side ----------------------------------------------------------------------
+    def drain(self) -> Batch:
+        with self._lock:
+            batch = Batch(list(self._pending), self._arrived, self._matched, self._touched,
+                          self._states, self._notices)
+            self._pending.clear()
+            self._arrived = self._matched = 0
+            self._touched, self._states, self._notices = set(), {}, []
+        return batch
+
+    def set_filter(self, log_filter: LogFilter) -> list[Entry]:
+        """Use ``log_filter`` from now on; returns the ring's entries matching it (oldest first)."""
+        with self._lock:
+            self._filter = log_filter
+            self._pending.clear()
+            self._matched = 0
+            ring = list(self._ring)
+        return [e for e in ring if log_filter.matches(e.search_text)] if log_filter.active else ring
+
+    @property
+    def filter(self) -> LogFilter:
+        return self._filter
+
+    def entries(self, since_seq: int = 0) -> list[Entry]:
+        """The ring's entries matching the current filter with ``seq > since_seq``."""
+        with self._lock:
+            ring = [e for e in self._ring if e.seq > since_seq]
+        if not self._filter.active:
+            return ring
+        return [e for e in ring if self._filter.matches(e.search_text)]
+
+    def clear(self) -> None:
+        """Forget the ring (the log and the export start empty); counters stay."""
+        with self._lock:
+            self._ring.clear()
+            self._pending.clear()
+            self._matched = 0
+
+    def view(self, event: str) -> StatsView:
+        now = self.clock()
+        with self._lock:
+            stats = self._stats.get(event)
+            return stats.view(now) if stats else EventStats(event).view(now)
+
+    def summary(self, events: Iterable[str] | None = None) -> dict[str, tuple[int, float]]:
+        """``{event: (count, rate)}`` for the events list; ``TOTAL`` holds every event."""
+        now = self.clock()
+        with self._lock:
+            names = list(self._stats) if events is None else [*events, TOTAL]
+            return {n: (s.count, s.rate(now)) for n in names if (s := self._stats.get(n))}

@@ -1,0 +1,75 @@
+"""The small typed messages the UI reacts to.
+
+MI calls run in worker threads (they block on sockets); each one reports back with one of
+these via ``post_message``, which is thread-safe and never waits for the UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+
+class EventsListed(Message):
+    """The answer to ``events_list``: names, or why it failed."""
+
+    def __init__(self, names: list[str] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.names = names
+        self.error = error
+
+
+class SubscriptionChanged(Message):
+    """A subscribe/unsubscribe finished: the state it left, or why it failed."""
+
+    def __init__(self, event: str, state: str, error: str | None = None) -> None:
+        super().__init__()
+        self.event = event
+        self.state = state
+        self.error = error
+
+
+class HealthChecked(Message):
+    """A periodic MI probe: reachable or not (and why)."""
+
+    def __init__(self, ok: bool, detail: str) -> None:
+        super().__init__()
+        self.ok = ok
+        self.detail = detail
+
+
+class ToggleRequested(Message):
+    """The events list asks the app to (un)subscribe one event."""
+
+    def __init__(self, event: str, subscribe: bool) -> None:
+        super().__init__()
+        self.event = event
+        self.subscribe = subscribe
+
+
+class EventHighlighted(Message):
+    """The events list cursor moved: the detail pane follows it."""
+
+    def __init__(self, event: str | None) -> None:
+        super().__init__()
+        self.event = event
+
+
+class FilterChanged(Message):
+    """The filter input changed (live) or was closed."""
+
+    def __init__(self, text: str, done: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.done = done
+
+
+class Exported(Message):
+    """The log was written to ``path`` (``count`` lines), or ``error`` says why not."""
+
+    def __init__(self, path: Path | None, count: int, error: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.count = count
+        self.error = error

@@ -1,0 +1,77 @@
+"""The one place where untrusted payload text becomes display text.
+
+Event names, params and MI error messages come from the network. Shown as-is they could
+carry Rich/Textual markup (``[bold red]x[/]``, ``[link=...]``), terminal escapes
+(``\\x1b[2J``, OSC ``\\x1b]8;;...``), bidi overrides that reorder what the operator reads,
+or line breaks that forge extra log lines. Everything a widget shows from a payload goes
+through :func:`clean` (plain strings, e.g. ``Log`` lines) or :func:`text` (a
+``rich.text.Text``, which Textual never parses as markup).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rich.text import Text
+
+__all__ = ["clean", "text", "compact", "ELLIPSIS"]
+
+ELLIPSIS = "…"
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+# C0 controls, DEL, C1 controls, bidi embeddings/overrides/isolates and marks,
+# zero-width characters, line/paragraph separators, BOM, interlinear annotations.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(value: Any, limit: int | None = None) -> str:
+    """``value`` as one line of literal text: control/bidi characters become visible escapes.
+
+    Non-strings are shown as compact JSON (or ``repr`` when not serialisable).
+    ``limit`` cuts the result to that many characters, ending with an ellipsis.
+    """
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except (TypeError, ValueError):
+            value = repr(value)
+    result = _UNSAFE.sub(_escape, value)
+    if limit is not None and len(result) > limit:
+        result = result[: max(limit - 1, 0)] + ELLIPSIS
+    return result
+
+
+def text(value: Any, limit: int | None = None, style: str = "") -> Text:
+    """A ``Text`` holding ``clean(value)`` literally: never parsed as markup."""
+    return Text(clean(value, limit), style=style, no_wrap=True, end="")
+
+
+def compact(params: Any, limit: int | None = None) -> str:
+    """Params of one notification on one line: ``k=v k2=v2`` for objects, ``a, b`` for arrays."""
+    if params is None:
+        return ""
+    if isinstance(params, dict):
+        parts = []
+        for key, value in params.items():
+            shown = value if isinstance(value, str) else clean(value)
+            parts.append(f"{key}={shown}" if key != "" else str(shown))
+        out = " ".join(parts)
+    elif isinstance(params, list):
+        out = ", ".join(v if isinstance(v, str) else clean(v) for v in params)
+    else:
+        out = params if isinstance(params, str) else clean(params)
+    return clean(out, limit)
