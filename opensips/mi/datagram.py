@@ -1,0 +1,249 @@
+"""MI over mi_datagram: one request datagram, one reply datagram (UDP or UNIX).
+
+Quirks from tests/fixtures/opensips-wire/*/datagram/: a request OpenSIPS cannot
+parse (not JSON, or truncated at its socket_buf_size) is answered with the
+plain text ``400 Parse_error``; a reply too large for that buffer becomes the
+plain text ``500 Internal error``; a request with no string ``method`` crashes
+4.0.1 (``jsonrpc`` never builds one).
+
+Sockets are *connected* to the server, so only its datagrams arrive and "port
+unreachable" surfaces as ECONNREFUSED at once. Calls take a socket from a
+small pool (created on demand, so many threads run in parallel) and give it
+back only after a clean exchange: a socket that saw a timeout or an error is
+closed, so a late reply can never be read by the next call. Replies whose id
+is not ours are skipped all the same. ``bench/mi_calls.py`` compares this with
+one socket per call and with one shared socket behind a lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+import select
+import socket
+import stat
+import tempfile
+import threading
+
+from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException, OpenSIPSMIRequestError, OpenSIPSMITimeoutError
+from .options import as_float, as_int, as_str
+from .transport import Deadline, Transport
+
+DEFAULT_IP = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_BUFFER = 65535
+#: How many idle sockets the pool keeps for the next calls.
+POOL_IDLE = 8
+SOCKET_MODES = ("pool", "percall", "shared")
+
+
+class DatagramTransport(Transport):
+    """Talks to mi_datagram over UDP (``datagram_ip``/``datagram_port``) or a UNIX socket."""
+
+    kind = "datagram"
+
+    def __init__(self, timeout: float, **kwargs: object) -> None:
+        super().__init__(as_float("datagram_timeout", kwargs.get("datagram_timeout"), timeout))
+        self.unix_path = as_str("datagram_unix_socket", kwargs.get("datagram_unix_socket"), None)
+        self.ip = as_str("datagram_ip", kwargs.get("datagram_ip"), DEFAULT_IP) or DEFAULT_IP
+        self.port = as_int("datagram_port", kwargs.get("datagram_port"), DEFAULT_PORT, 1, 65535)
+        self.buffer_size = as_int(
+            "datagram_buffer_size", kwargs.get("datagram_buffer_size"), DEFAULT_BUFFER, 256, 1 << 24
+        )
+        mode = as_str("datagram_socket_mode", kwargs.get("datagram_socket_mode"), "pool")
+        if mode not in SOCKET_MODES:
+            raise OpenSIPSMIException(f"datagram_socket_mode must be one of {', '.join(SOCKET_MODES)}")
+        self.socket_mode = mode
+        self._idle: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._shared_lock = threading.Lock()
+        self._closed = False
+        # Temp paths of the UNIX client sockets we bound (removed when closed).
+        self._bound: dict[int, str] = {}
+
+    # -- description -------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        if self.unix_path:
+            return f"unix:{self.unix_path}"
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"udp:{host}:{self.port}"
+
+    @property
+    def remote_host(self) -> str | None:
+        return None if self.unix_path else self.ip
+
+    def valid(self) -> tuple[bool, list[str] | None]:
+        reasons: list[str] = []
+        if self._closed:
+            reasons.append("the connector is closed")
+        if self.unix_path:
+            try:
+                if not stat.S_ISSOCK(os.stat(self.unix_path).st_mode):
+                    reasons.append(f"{self.unix_path} is not a socket")
+            except OSError:
+                reasons.append(f"no socket at {self.unix_path}: is OpenSIPS running with mi_datagram on it?")
+        else:
+            try:
+                socket.getaddrinfo(self.ip, self.port, type=socket.SOCK_DGRAM)
+            except (OSError, UnicodeError) as exc:
+                reasons.append(f"cannot resolve {self.ip}: {exc}")
+        return (not reasons, reasons or None)
+
+    # -- sockets -----------------------------------------------------------
+
+    def _new_socket(self) -> socket.socket:
+        """A socket connected to the server (for UNIX, bound to a temp path it can answer to)."""
+        if self.unix_path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            path = os.path.join(tempfile.gettempdir(), f"opensips_mi_{secrets.token_hex(8)}.sock")
+            try:
+                sock.bind(path)
+                self._bound[id(sock)] = path
+                sock.connect(self.unix_path)
+            except OSError as exc:
+                self._discard(sock)
+                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+        else:
+            try:
+                family, kind, proto, _, addr = socket.getaddrinfo(self.ip, self.port, type=socket.SOCK_DGRAM)[0]
+            except (OSError, UnicodeError) as exc:
+                raise OpenSIPSMIConnectionError(f"cannot resolve {self.ip}: {exc}") from None
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.connect(addr)
+            except OSError as exc:
+                self._discard(sock)
+                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+        sock.setblocking(False)
+        return sock
+
+    def _discard(self, sock: socket.socket) -> None:
+        path = self._bound.pop(id(sock), None)
+        sock.close()
+        if path:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _acquire(self) -> socket.socket:
+        with self._lock:
+            if self._closed:
+                raise OpenSIPSMIConnectionError("the MI connector is closed")
+            if self._idle and self.socket_mode != "percall":
+                return self._idle.pop()
+        return self._new_socket()
+
+    def _release(self, sock: socket.socket, clean: bool) -> None:
+        with self._lock:
+            keep = clean and not self._closed and self.socket_mode != "percall" and len(self._idle) < POOL_IDLE
+            if keep:
+                self._idle.append(sock)
+                return
+        self._discard(sock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for sock in idle:
+            self._discard(sock)
+
+    # -- one call ----------------------------------------------------------
+
+    def exchange(self, request: bytes, req_id: int | str) -> bytes:
+        if self.socket_mode == "shared":
+            with self._shared_lock:
+                return self._exchange(request, req_id)
+        return self._exchange(request, req_id)
+
+    def _exchange(self, request: bytes, req_id: int | str) -> bytes:
+        deadline = Deadline(self.timeout)
+        sock = self._acquire()
+        clean = False
+        try:
+            reply = self._roundtrip(sock, request, req_id, deadline)
+            clean = True
+            return reply
+        finally:
+            self._release(sock, clean)
+
+    def _roundtrip(self, sock: socket.socket, request: bytes, req_id: int | str, deadline: Deadline) -> bytes:
+        try:
+            sock.send(request)
+        except BlockingIOError:
+            raise OpenSIPSMIConnectionError(f"cannot send to {self.target}: socket buffer full") from None
+        except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                raise OpenSIPSMIRequestError(
+                    f"request of {len(request)} bytes is too large for one datagram to {self.target}"
+                ) from None
+            raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise OpenSIPSMITimeoutError(
+                    f"no reply from {self.target} within {self.timeout:g}s: is OpenSIPS running with "
+                    "mi_datagram on this address, and not too busy?"
+                )
+            if not poller.poll(max(1, int(remaining * 1000 + 0.999))):
+                continue
+            try:
+                data = sock.recv(self.buffer_size + 1)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+            if len(data) > self.buffer_size:
+                raise OpenSIPSMIConnectionError(
+                    f"reply from {self.target} is larger than datagram_buffer_size ({self.buffer_size} bytes)"
+                )
+            if self._is_stray(data, req_id):
+                continue
+            return self._check_plain_text(data)
+
+    @staticmethod
+    def _is_stray(data: bytes, req_id: int | str) -> bool:
+        """True for a JSON-RPC reply carrying another request's id (a late answer)."""
+        if not data.startswith(b"{"):
+            return False
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            return False
+        if not isinstance(reply, dict) or "id" not in reply:
+            return False
+        rid = reply["id"]
+        return rid is not None and rid != req_id
+
+    def _check_plain_text(self, data: bytes) -> bytes:
+        head = data[:32].strip()
+        if head.startswith(b"400"):
+            raise OpenSIPSMIConnectionError(
+                f"{self.target} answered {head.decode(errors='replace')!r}: OpenSIPS could not parse the request "
+                "(larger than mi_datagram's socket_buf_size?)"
+            )
+        if head.startswith(b"500"):
+            raise OpenSIPSMIConnectionError(
+                f"{self.target} answered {head.decode(errors='replace')!r}: the reply did not fit mi_datagram's "
+                "socket_buf_size (raise it, or use http or fifo for this command)"
+            )
+        return data
+
+    def _connect_message(self, exc: OSError) -> str:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, ConnectionRefusedError):
+            if self.unix_path:
+                return f"nobody listens on {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
+            return f"nothing listening on {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
+        if isinstance(exc, FileNotFoundError):
+            return f"no socket at {self.unix_path}: is OpenSIPS running with mi_datagram on it?"
+        if isinstance(exc, PermissionError):
+            return f"no permission to use {self.target} ({reason})"
+        return f"cannot reach {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"

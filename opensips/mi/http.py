@@ -1,0 +1,242 @@
+"""MI over mi_http: ``POST`` the JSON-RPC body to the MI URL with httpx.
+
+Real-server quirks handled here (tests/fixtures/opensips-wire/*/http/):
+
+* JSON-RPC errors come with HTTP 200, so the status alone says nothing;
+* some answers (202 for a notification, 405 for GET, 400 for an empty body)
+  start a chunked body that never ends: every read has a timeout, the whole
+  call has a deadline, and a non-200 body is never waited for;
+* with keep-alive, a request whose header block and body arrive in two TCP
+  segments is sometimes never answered. httpcore writes them with two
+  ``send()`` calls on a TCP_NODELAY socket, so our network streams coalesce
+  every write into one ``send()`` made just before the first read.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException, OpenSIPSMITimeoutError
+from .options import as_bool, as_str
+from .transport import Deadline, Transport
+
+DEFAULT_URL = "http://127.0.0.1:8888/mi"
+#: Replies larger than this are refused instead of filling memory.
+MAX_REPLY = 64 * 1024 * 1024
+
+
+# The deadline of the call running on this thread. httpx bounds each network
+# wait separately; clamping every wait to what is left of the call keeps the
+# whole call (connect + headers + a trickling body) within its timeout.
+_call = threading.local()
+
+
+def _clamp(timeout: float | None) -> float | None:
+    deadline: Deadline | None = getattr(_call, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = max(deadline.remaining(), 0.001)
+    return left if timeout is None else min(timeout, left)
+
+
+class _CoalescingStream(httpcore.NetworkStream):
+    """Buffers writes and sends them as one ``send()`` right before reading."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        self._pending: list[bytes] = []
+        self._pending_timeout: float | None = None
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._inner.write(data, timeout=_clamp(self._pending_timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._pending.append(buffer)
+            self._pending_timeout = timeout
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._flush()
+        return self._inner.read(max_bytes, timeout=_clamp(timeout))
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        self._flush()
+        return _CoalescingStream(self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _CoalescingBackend(httpcore.SyncBackend):
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        return _CoalescingStream(super().connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        return _CoalescingStream(super().connect_unix_socket(path, _clamp(timeout), socket_options))
+
+
+class _OneWriteTransport(httpx.HTTPTransport):
+    """httpx's transport with a connection pool whose sockets write each request at once."""
+
+    def __init__(self, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_CoalescingBackend(),
+        )
+
+
+def _verify_option(value: Any) -> ssl.SSLContext | bool:
+    """``verify``: a bool (or INI-style string), or a path to a CA bundle."""
+    if isinstance(value, ssl.SSLContext):
+        return value
+    if isinstance(value, str) and ("/" in value or value.endswith((".pem", ".crt"))):
+        try:
+            return ssl.create_default_context(cafile=value)
+        except (OSError, ssl.SSLError) as exc:
+            raise OpenSIPSMIException(f"verify: cannot load CA bundle {value}: {exc}") from None
+    return as_bool("verify", value, True)
+
+
+def _auth_option(kwargs: dict[str, Any]) -> tuple[str, str] | None:
+    auth = kwargs.get("auth")
+    if auth is None and kwargs.get("username") is not None:
+        auth = (kwargs.get("username"), kwargs.get("password") or "")
+    if auth is None:
+        return None
+    if isinstance(auth, (tuple, list)) and len(auth) == 2:
+        return (str(auth[0]), str(auth[1]))
+    raise OpenSIPSMIException("auth must be a (username, password) pair")
+
+
+class HttpTransport(Transport):
+    """Talks to mi_http through one shared, thread-safe ``httpx.Client``."""
+
+    kind = "http"
+
+    def __init__(self, timeout: float, **kwargs: Any) -> None:
+        super().__init__(timeout)
+        self.url = as_str("url", kwargs.get("url"), DEFAULT_URL) or DEFAULT_URL
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OpenSIPSMIException(f"url must be http(s)://host[:port]/path, not {self.url!r}")
+        self._host = parts.hostname
+        verify = _verify_option(kwargs.get("verify"))
+        auth = _auth_option(kwargs)
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=5.0)
+        self._client = httpx.Client(
+            transport=_OneWriteTransport(verify, limits),
+            auth=httpx.BasicAuth(*auth) if auth else None,
+            timeout=httpx.Timeout(timeout),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def target(self) -> str:
+        return self.url
+
+    @property
+    def remote_host(self) -> str | None:
+        return self._host
+
+    def valid(self) -> tuple[bool, list[str] | None]:
+        if self._closed:
+            return (False, ["the connector is closed"])
+        return (True, None)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._client.close()
+
+    def exchange(self, request: bytes, req_id: int | str) -> bytes:
+        if self._closed:
+            raise OpenSIPSMIConnectionError("the MI connector is closed")
+        deadline = Deadline(self.timeout)
+        _call.deadline = deadline
+        try:
+            with self._client.stream("POST", self.url, content=request) as response:
+                if response.status_code != 200:
+                    raise OpenSIPSMIConnectionError(self._status_message(response, deadline))
+                return self._read_body(response, deadline)
+        except httpx.TimeoutException:
+            raise OpenSIPSMITimeoutError(
+                f"no reply from {self.url} within {self.timeout:g}s: is OpenSIPS busy or the URL wrong?"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise OpenSIPSMIConnectionError(
+                f"cannot connect to {self.url} ({_reason(exc)}): is OpenSIPS running with httpd and mi_http loaded?"
+            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise OpenSIPSMIConnectionError(
+                f"HTTP exchange with {self.url} failed ({_reason(exc)}): is this the mi_http URL?"
+            ) from None
+        except RuntimeError as exc:  # httpx raises it when the client was closed meanwhile
+            raise OpenSIPSMIConnectionError(f"the MI connector is closed ({exc})") from None
+        finally:
+            _call.deadline = None
+
+    def _read_body(self, response: httpx.Response, deadline: Deadline) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_REPLY:
+                raise OpenSIPSMIConnectionError(f"reply from {self.url} is larger than {MAX_REPLY} bytes")
+            if deadline.expired():
+                raise OpenSIPSMITimeoutError(f"the reply from {self.url} did not end within {self.timeout:g}s")
+        return b"".join(chunks)
+
+    def _status_message(self, response: httpx.Response, deadline: Deadline) -> str:
+        status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        hint = {
+            401: "check the username and password",
+            403: "check the username and password",
+            404: "check the URL path (mi_http root)",
+            400: "check the URL path (mi_http root) and that this is OpenSIPS mi_http",
+            405: "mi_http only accepts POST",
+        }.get(response.status_code, "is this the OpenSIPS mi_http URL?")
+        body = ""
+        # Only read a short body with a known length: some error answers start
+        # a chunked body that never ends.
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and 0 < int(length) <= 512 and not deadline.expired():
+            try:
+                body = response.read().decode("utf-8", errors="replace").strip()
+            except httpx.HTTPError:
+                body = ""
+        text = f"{status} from {self.url}: {hint}"
+        return f"{text} ({body[:200]})" if body else text
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__

@@ -1,0 +1,62 @@
+"""What every MI transport offers to ``OpenSIPSMI``.
+
+A transport moves one encoded request to OpenSIPS and returns the raw reply
+bytes; JSON-RPC framing and error decoding stay in ``jsonrpc`` so the three
+transports cannot drift apart on what counts as a valid answer.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+
+class Transport(ABC):
+    """One way of reaching the MI interface (fifo, http, datagram)."""
+
+    #: short name used in messages ("fifo", "http", "datagram")
+    kind: str = ""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """Human description of the endpoint, e.g. ``udp:127.0.0.1:8080``."""
+
+    @property
+    def remote_host(self) -> str | None:
+        """Host the MI interface lives on; ``None`` for local-only transports."""
+        return None
+
+    @abstractmethod
+    def exchange(self, request: bytes, req_id: int | str) -> bytes:
+        """Send ``request`` and return the raw reply within ``self.timeout``.
+
+        ``req_id`` lets transports that can see stray replies (a shared
+        datagram socket) skip answers meant for an earlier, timed-out call.
+        """
+
+    @abstractmethod
+    def valid(self) -> tuple[bool, list[str] | None]:
+        """Cheap local checks: does this endpoint look usable?"""
+
+    def close(self) -> None:
+        """Release sockets and clients; the transport is unusable afterwards."""
+
+
+class Deadline:
+    """An absolute point in time a call must not outlive."""
+
+    __slots__ = ("end",)
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (never negative)."""
+        return max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
