@@ -1,0 +1,98 @@
+"""`opensips-sim`: run the simulated OpenSIPS until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from . import data
+from .server import SimulatedOpenSIPS
+
+
+def _hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="opensips-sim",
+                                description="A simulated OpenSIPS (MI over http/fifo/datagram, "
+                                            "event delivery, demo traffic).")
+    p.add_argument("--mi-http", type=_hostport, metavar="HOST:PORT",
+                   help="serve MI over HTTP (POST http://HOST:PORT/mi)")
+    p.add_argument("--mi-fifo", metavar="PATH", help="serve MI over a FIFO at PATH")
+    p.add_argument("--fifo-reply-dir", metavar="DIR", help="directory of the reply FIFOs")
+    p.add_argument("--mi-datagram", type=_hostport, metavar="HOST:PORT",
+                   help="serve MI over UDP datagrams")
+    p.add_argument("--mi-datagram-unix", metavar="PATH",
+                   help="serve MI over a UNIX datagram socket")
+    p.add_argument("--rate", type=float, default=0.0, help="generated events per second (0 = none)")
+    p.add_argument("--version", dest="osips_version", choices=data.VERSIONS,
+                   default=data.DEFAULT_VERSION, help="OpenSIPS version to imitate")
+    p.add_argument("--seed", type=int, help="seed of the traffic generator")
+    p.add_argument("--hostile", action="store_true", help="mix hostile values into the traffic")
+    p.add_argument("--pretty", action="store_true", help="pretty-print MI replies")
+    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    chosen = any((args.mi_http, args.mi_fifo, args.mi_datagram, args.mi_datagram_unix))
+    kwargs: dict = {
+        "version": args.osips_version, "rate": args.rate, "seed": args.seed,
+        "hostile": args.hostile, "pretty": args.pretty,
+        # no endpoint chosen: serve all of them on ephemeral addresses
+        "http": bool(args.mi_http) or not chosen,
+        "fifo": bool(args.mi_fifo) or not chosen,
+        "datagram": bool(args.mi_datagram) or not chosen,
+        "datagram_unix": bool(args.mi_datagram_unix) or not chosen,
+    }
+    if args.mi_http:
+        kwargs["http_host"], kwargs["http_port"] = args.mi_http
+    if args.mi_fifo:
+        kwargs["fifo_path"] = os.path.abspath(args.mi_fifo)
+        kwargs["fifo_reply_dir"] = os.path.abspath(args.fifo_reply_dir or
+                                                   os.path.dirname(kwargs["fifo_path"]))
+    elif args.fifo_reply_dir:
+        kwargs["fifo_reply_dir"] = os.path.abspath(args.fifo_reply_dir)
+    if args.mi_datagram:
+        kwargs["datagram_host"], kwargs["datagram_port"] = args.mi_datagram
+    if args.mi_datagram_unix:
+        kwargs["datagram_unix_path"] = os.path.abspath(args.mi_datagram_unix)
+
+    done = threading.Event()
+
+    def _signal(signum, frame) -> None:  # noqa: ARG001
+        done.set()
+
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
+    sim = SimulatedOpenSIPS(**kwargs)
+    try:
+        sim.start()
+    except OSError as exc:
+        print(f"opensips-sim: cannot start: {exc}", file=sys.stderr)
+        sim.stop()
+        return 1
+    try:
+        print(f"opensips-sim {sim.version} ready", flush=True)
+        for kind, address in sim.endpoints():
+            print(f"{kind} {address}", flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
