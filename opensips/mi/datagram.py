@@ -215,7 +215,7 @@ class DatagramTransport(Transport):
             return False
         try:
             reply = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         if not isinstance(reply, dict) or "id" not in reply:
             return False
