@@ -1,0 +1,288 @@
+"""Turn bytes from OpenSIPS into notification dicts.
+
+Datagrams (event_datagram, UDP or UNIX) carry one JSON-RPC notification each;
+event_stream (TCP) concatenates notifications with no delimiter, so the
+stream side needs an incremental decoder.
+
+Speed matters on the datagram path (OpenSIPS can raise >10k events/s), so the
+common case is one plain ``json.loads`` plus two C-level byte scans. Only when
+those scans say the payload may hold repeated keys -- OpenSIPS sends array
+params as ``{"":"a","":"b"}`` -- is it parsed again with a hook that keeps
+every value. Payloads that are not valid JSON get one lenient second try
+(invalid UTF-8 and invalid escapes, both seen in real captures).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["decode_notification", "StreamDecoder", "StreamBufferOverflow", "DEFAULT_MAX_BUFFER"]
+
+DEFAULT_MAX_BUFFER = 1 << 20  # 1 MiB without one complete object: the peer is not OpenSIPS
+
+_loads = json.loads
+_raw_decode = json.JSONDecoder().raw_decode
+_raw_decode_lenient = json.JSONDecoder(strict=False).raw_decode
+_JSONDecodeError = json.JSONDecodeError
+# a backslash not starting a valid JSON escape (OpenSIPS can emit freed memory as text)
+_BAD_ESCAPE = re.compile(r'\\(?:(["\\/bfnrt]|u[0-9a-fA-F]{4})|)')
+_WS = " \t\r\n"
+
+
+class StreamBufferOverflow(ValueError):
+    """The stream buffered more than ``max_buffer`` bytes without one complete object."""
+
+
+def _repair_escape(m: re.Match) -> str:
+    """Keep a valid escape; double a lone backslash so it reads as itself."""
+    return m.group(0) if m.group(1) else "\\\\"
+
+
+def _keep_repeated(pairs: list[tuple[str, Any]]) -> Any:
+    """object_pairs_hook that never drops a value.
+
+    An object whose keys are all "" is OpenSIPS' rendering of an array, so it
+    becomes a list; any other key that repeats maps to the list of its values.
+    """
+    if pairs and all(k == "" for k, _ in pairs):
+        return [v for _, v in pairs]
+    out: dict[str, Any] = {}
+    repeated: set[str] = set()
+    for key, value in pairs:
+        if key in out:
+            if key in repeated:
+                out[key].append(value)
+            else:
+                out[key] = [out[key], value]
+                repeated.add(key)
+        else:
+            out[key] = value
+    return out
+
+
+def _needs_slow_parse(raw: bytes | str, obj: dict, colon: Any) -> bool:
+    """True when ``raw`` may contain a repeated or empty key that json.loads collapsed.
+
+    Every key in compact JSON is followed by ``":``; if the bytes hold more of
+    those than the top level plus ``params`` have keys, something was nested
+    deeper, inside a string, or collapsed -- re-parse to be sure. An empty key
+    in ``params`` is OpenSIPS' array rendering, which the slow parse turns
+    into a list.
+    """
+    n = len(obj)
+    params = obj.get("params")
+    if type(params) is dict:
+        if "" in params:
+            return True
+        n += len(params)
+    return raw.count(colon) != n
+
+
+def _slow_parse(text: str | bytes) -> Any:
+    return _loads(text, object_pairs_hook=_keep_repeated)
+
+
+def _lenient_parse(raw: bytes | str) -> dict | None:
+    """Second chance for a payload json.loads refused: bad UTF-8, bad escapes, raw control chars."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
+    text = text.strip(_WS)
+    fixed = _BAD_ESCAPE.sub(_repair_escape, text)
+    try:
+        obj, end = _raw_decode_lenient(fixed)
+        if end != len(fixed):
+            return None
+        if type(obj) is not dict:
+            return None
+        if _needs_slow_parse(fixed, obj, '":'):
+            obj = json.JSONDecoder(strict=False, object_pairs_hook=_keep_repeated).decode(fixed)
+    except (ValueError, RecursionError):
+        return None
+    return obj if type(obj) is dict else None
+
+
+def decode_notification(data: bytes | bytearray | str) -> dict | None:
+    """Decode one datagram; ``None`` when it is not a JSON object (never raises)."""
+    try:
+        obj = _loads(data)
+    except (ValueError, RecursionError, TypeError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError
+        return _lenient_parse(data) if isinstance(data, (bytes, bytearray, str)) else None
+    if type(obj) is not dict:
+        return None
+    # Fast duplicate-key check (see _needs_slow_parse), inlined for the hot path.
+    params = obj.get("params")
+    colon = '":' if type(data) is str else b'":'
+    if type(params) is dict:
+        if "" not in params and data.count(colon) == len(obj) + len(params):
+            return obj
+    elif data.count(colon) == len(obj):
+        return obj
+    try:
+        obj = _slow_parse(data)
+    except (ValueError, RecursionError):  # pragma: no cover - parsed once already
+        return None
+    # an all-"" top level became a list: not a notification
+    return obj if type(obj) is dict else None
+
+
+class StreamDecoder:
+    """Incremental decoder for one event_stream TCP connection.
+
+    ``feed`` returns every complete object so far. Bytes that cannot start or
+    belong to an object are skipped up to the next ``{`` (so garbage never
+    costs a later valid notification) and counted in ``garbage``. A buffer
+    that grows past ``max_buffer`` without completing an object raises
+    StreamBufferOverflow; the caller drops the connection.
+    """
+
+    __slots__ = ("max_buffer", "_buf", "garbage")
+
+    def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+        self.max_buffer = max_buffer
+        self._buf = b""
+        self.garbage = 0  # number of skipped garbage runs since creation
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered waiting for the rest of an object."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[dict]:
+        if not data:
+            return []
+        buf = self._buf + data if self._buf else bytes(data)
+        # An object can only complete at "}": skip the parse attempt otherwise
+        # (keeps a many-small-reads object from being re-parsed per read).
+        if b"}" not in data:
+            self._buf = self._keep(buf)
+            return []
+        try:
+            text = buf.decode("utf-8")
+            bad_utf8 = False
+        except UnicodeDecodeError:
+            text = buf.decode("utf-8", "surrogateescape")
+            bad_utf8 = True
+        out: list[dict] = []
+        pos = 0
+        end_text = len(text)
+        while pos < end_text:
+            start = text.find("{", pos)
+            if start < 0:
+                if text[pos:].strip(_WS):
+                    self.garbage += 1
+                pos = end_text
+                break
+            if start > pos and text[pos:start].strip(_WS):
+                self.garbage += 1
+            try:
+                obj, end = _raw_decode(text, start)
+            except _JSONDecodeError as exc:
+                if _incomplete(exc, text):
+                    pos = start
+                    break
+                obj, end = self._retry_lenient(text, start, exc)
+                if end < 0:
+                    pos = start
+                    break
+                if obj is None:
+                    self.garbage += 1
+                    pos = start + 1
+                    continue
+            except RecursionError:
+                self.garbage += 1
+                pos = start + 1
+                continue
+            pos = end
+            if type(obj) is not dict:
+                self.garbage += 1
+                continue
+            if bad_utf8 or _needs_slow_parse_range(text, obj, start, end):
+                chunk = text[start:end]
+                if bad_utf8:
+                    chunk = chunk.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                obj = decode_notification(chunk)
+                if obj is None:
+                    self.garbage += 1
+                    continue
+            out.append(obj)
+        rest = text[pos:]
+        self._buf = self._keep(rest.encode("utf-8", "surrogateescape") if rest else b"")
+        return out
+
+    def _retry_lenient(self, text: str, start: int, exc: _JSONDecodeError) -> tuple[dict | None, int]:
+        """Bad escapes / raw control chars / bad UTF-8 inside an otherwise complete object."""
+        if not (exc.msg.startswith("Invalid \\escape") or exc.msg.startswith("Invalid control")):
+            return None, 0
+        end = _object_end(text, start)
+        if end is None:  # not closed yet: wait for the rest
+            return None, -1
+        return _lenient_parse(text[start:end]), end
+
+    def _keep(self, buf: bytes) -> bytes:
+        if len(buf) > self.max_buffer:
+            self._buf = b""
+            raise StreamBufferOverflow(
+                f"{len(buf)} bytes buffered without a complete JSON object (limit {self.max_buffer})"
+            )
+        return buf
+
+
+_STRUCT = re.compile(r'["\\{}\[\]]')
+
+
+def _object_end(text: str, start: int) -> int | None:
+    """End index of the {...} starting at ``start`` by brace/string structure alone.
+
+    Only used when a parse failed: tells "truncated, wait for more bytes"
+    (None) from "closed but invalid" (an index). Jumps between structural
+    characters with a regex, so it stays cheap on long strings.
+    """
+    depth = 0
+    in_str = False
+    escaped_at = -1
+    for m in _STRUCT.finditer(text, start):
+        i = m.start()
+        c = text[i]
+        if in_str:
+            if i == escaped_at:
+                continue
+            if c == "\\":
+                escaped_at = i + 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "{" or c == "[":
+            depth += 1
+        elif c == "}" or c == "]":
+            depth -= 1
+            if depth <= 0:
+                return i + 1
+    return None
+
+
+def _needs_slow_parse_range(text: str, obj: dict, start: int, end: int) -> bool:
+    n = len(obj)
+    params = obj.get("params")
+    if type(params) is dict:
+        if "" in params:
+            return True
+        n += len(params)
+    return text.count('":', start, end) != n
+
+
+def _incomplete(exc: _JSONDecodeError, text: str) -> bool:
+    """Could more bytes turn this failed parse into a valid object?
+
+    A truncated but otherwise valid object fails either inside a string that
+    runs to the end, or on a token cut short at the very end (``-``, ``tru``,
+    ``1e``, ``\\u00``). An error anywhere else is garbage, even when the
+    braces are unbalanced -- so a truncated object followed by good ones costs
+    only itself.
+    """
+    if exc.msg.startswith("Unterminated string"):
+        return True
+    rest = text[exc.pos:].strip(_WS)
+    return len(rest) <= 8 and not any(c in rest for c in '{}[]",:')

@@ -1,0 +1,446 @@
+"""Listening sockets and their threads: UDP, UNIX datagram and TCP (event_stream).
+
+One listener serves every subscription of a handler: notifications are routed
+by their JSON-RPC ``method`` through ``routes`` (event name -> callbacks), a
+dict the handler replaces as a whole (copy-on-write), so the receive loop
+reads it without a lock.
+
+Threads are daemons with a stop flag; they sleep in ``poll`` with a short
+timeout plus a wake-up socketpair, so ``stop()`` returns at once and a
+program that forgets to unsubscribe still exits. The datagram socket is
+non-blocking and drained in a tight loop: under load there is one
+``recv`` syscall per event and nothing else (no timeout poll, no logging).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import selectors
+import socket
+import stat
+import threading
+from typing import Callable, Iterable
+
+from .decode import DEFAULT_MAX_BUFFER, StreamBufferOverflow, StreamDecoder, decode_notification
+
+log = logging.getLogger("opensips.event")
+
+Callback = Callable[[dict], None]
+Routes = dict[str, tuple[Callback, ...]]
+
+MAX_GARBAGE = 10          # consecutive unparsable reads before callbacks get None
+POLL_TIMEOUT_MS = 250     # stop flag is checked at least this often
+RCVBUF = 8 << 20          # ask for a big receive buffer; the kernel caps it at rmem_max
+MAX_DATAGRAM = 65535
+MAX_CONNECTIONS = 64
+
+
+class Listener:
+    """Base: a socket, a daemon thread, routing and the garbage counter."""
+
+    kind = "?"
+
+    def __init__(self, on_garbage: Callable[[], None] | None = None,
+                 allowed_sources: Iterable[str] | None = None) -> None:
+        self.routes: Routes = {}
+        self.on_garbage = on_garbage
+        self.allowed_sources = frozenset(allowed_sources) if allowed_sources else None
+        self.stats = {"received": 0, "delivered": 0, "unrouted": 0, "garbage": 0, "refused": 0}
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.sock: socket.socket | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_guarded, name=f"opensips-event-{self.kind}",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop the thread and close the socket; safe to call twice and from a callback."""
+        self._stopping = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():  # pragma: no cover - a callback blocking the thread
+                log.warning("listener thread %s did not stop within %.1fs (a callback blocks it?)",
+                            thread.name, timeout)
+        if thread is None or not thread.is_alive():
+            self._close()
+
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception:  # pragma: no cover - the loops catch their own errors
+            log.exception("listener %s crashed", self.describe())
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        for s in (self.sock, self._wake_r, self._wake_w):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _run(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+    # -- delivery ----------------------------------------------------------
+    def deliver(self, msg: dict) -> None:
+        """Hand one notification to the callbacks of its event (slow path helper)."""
+        method = msg.get("method")
+        cbs = self.routes.get(method) if type(method) is str else None
+        if not cbs:
+            self.stats["unrouted"] += 1
+            return
+        self.stats["delivered"] += 1
+        for cb in cbs:
+            try:
+                cb(msg)
+            except Exception:
+                log.exception("event callback for %s raised; listener continues", method)
+
+    def garbage(self) -> None:
+        """MAX_GARBAGE unparsable reads in a row: tell every callback (README: callback(None))."""
+        self.stats["garbage"] += MAX_GARBAGE
+        if self.on_garbage is not None:
+            try:
+                self.on_garbage()
+            except Exception:
+                log.exception("garbage notification callback raised")
+
+
+class DatagramListener(Listener):
+    """event_datagram: one JSON notification per datagram (UDP or UNIX)."""
+
+    def _run(self) -> None:
+        sock = self.sock
+        assert sock is not None
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        poller.register(self._wake_r.fileno(), select.POLLIN)
+        allowed = self.allowed_sources
+        decode = decode_notification
+        received = delivered = unrouted = 0
+        bad = 0
+        if allowed is None:
+            recv = sock.recv
+            while not self._stopping:
+                # hot loop: drain everything queued without any other syscall
+                try:
+                    data = recv(MAX_DATAGRAM)
+                except BlockingIOError:
+                    st = self.stats
+                    st["received"] += received
+                    st["delivered"] += delivered
+                    st["unrouted"] += unrouted
+                    received = delivered = unrouted = 0
+                    poller.poll(POLL_TIMEOUT_MS)
+                    continue
+                except OSError as exc:
+                    if self._stopping:
+                        break
+                    if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
+                        continue
+                    log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
+                    break
+                received += 1
+                msg = decode(data)
+                if msg is None:
+                    bad += 1
+                    if bad >= MAX_GARBAGE:
+                        bad = 0
+                        self.garbage()
+                    continue
+                bad = 0
+                method = msg.get("method")
+                try:
+                    cbs = self.routes.get(method)
+                except TypeError:  # unhashable method: not a notification
+                    cbs = None
+                if cbs is None:
+                    unrouted += 1
+                    continue
+                delivered += 1
+                for cb in cbs:
+                    try:
+                        cb(msg)
+                    except Exception:
+                        log.exception("event callback for %s raised; listener continues", method)
+        else:
+            recvfrom = sock.recvfrom
+            while not self._stopping:
+                try:
+                    data, addr = recvfrom(MAX_DATAGRAM)
+                except BlockingIOError:
+                    poller.poll(POLL_TIMEOUT_MS)
+                    continue
+                except OSError as exc:
+                    if self._stopping:
+                        break
+                    if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
+                        continue
+                    log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
+                    break
+                source = addr[0] if isinstance(addr, tuple) else addr
+                if source not in allowed:
+                    self.stats["refused"] += 1
+                    continue
+                self.stats["received"] += 1
+                msg = decode(data)
+                if msg is None:
+                    bad += 1
+                    if bad >= MAX_GARBAGE:
+                        bad = 0
+                        self.garbage()
+                    continue
+                bad = 0
+                self.deliver(msg)
+        st = self.stats
+        st["received"] += received
+        st["delivered"] += delivered
+        st["unrouted"] += unrouted
+
+
+class UDPListener(DatagramListener):
+    kind = "udp"
+
+    def __init__(self, ip: str, port: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            _big_rcvbuf(sock)
+            sock.bind((ip, port))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            self._close()
+            raise
+        self.sock = sock
+        self.address: tuple[str, int] = sock.getsockname()[:2]
+
+    def describe(self) -> str:
+        return f"udp:{self.address[0]}:{self.address[1]}"
+
+
+class UnixDatagramListener(DatagramListener):
+    kind = "unix"
+
+    def __init__(self, path: str, mode: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = os.path.abspath(path)
+        self.address = self.path
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            _remove_stale_unix_socket(self.path)
+            _big_rcvbuf(sock)
+            sock.bind(self.path)
+            if mode is not None:
+                os.chmod(self.path, mode)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            self._close()
+            raise
+        self.sock = sock
+        self._ino = os.stat(self.path).st_ino
+
+    def describe(self) -> str:
+        return f"unix:{self.path}"
+
+    def _close(self) -> None:
+        super()._close()
+        # remove the file only if it is still ours (not a newer socket bound at the same path)
+        try:
+            st = os.stat(self.path)
+            if stat.S_ISSOCK(st.st_mode) and st.st_ino == getattr(self, "_ino", None):
+                os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class TCPStreamListener(Listener):
+    """event_stream: OpenSIPS connects to us and writes concatenated JSON objects.
+
+    Several connections may be open at once (one per OpenSIPS process, or a
+    replacement after a reconnect); each gets its own StreamDecoder. A
+    notification carrying an ``id`` (reliable_mode) is answered at once with
+    ``{"jsonrpc":"2.0","result":"OK","id":<id>}`` on the same connection.
+    """
+
+    kind = "tcp"
+
+    def __init__(self, ip: str, port: int, max_buffer: int = DEFAULT_MAX_BUFFER, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_buffer = max_buffer
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((ip, port))
+            sock.listen(16)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            self._close()
+            raise
+        self.sock = sock
+        self.address: tuple[str, int] = sock.getsockname()[:2]
+        self._conns: dict[socket.socket, tuple[StreamDecoder, str]] = {}
+
+    def describe(self) -> str:
+        return f"tcp:{self.address[0]}:{self.address[1]}"
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        assert self.sock is not None
+        sel.register(self.sock, selectors.EVENT_READ, None)
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        bad = 0
+        try:
+            while not self._stopping:
+                for key, _ in sel.select(POLL_TIMEOUT_MS / 1000):
+                    if key.data == "wake":
+                        continue
+                    if key.fileobj is self.sock:
+                        self._accept(sel)
+                        continue
+                    conn = key.fileobj
+                    assert isinstance(conn, socket.socket)
+                    decoder, peer = self._conns[conn]
+                    try:
+                        data = conn.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError as exc:
+                        log.info("%s: connection from %s failed: %s", self.describe(), peer, exc)
+                        self._drop(sel, conn)
+                        continue
+                    if not data:
+                        self._drop(sel, conn)
+                        continue
+                    garbage_before = decoder.garbage
+                    try:
+                        msgs = decoder.feed(data)
+                    except StreamBufferOverflow as exc:
+                        log.warning("%s: dropping connection from %s: %s", self.describe(), peer, exc)
+                        self._drop(sel, conn)
+                        continue
+                    if decoder.garbage != garbage_before and not msgs:
+                        bad += 1
+                        if bad >= MAX_GARBAGE:
+                            bad = 0
+                            self.garbage()
+                    for msg in msgs:
+                        bad = 0
+                        self.stats["received"] += 1
+                        if "id" in msg:
+                            self._ack(conn, msg["id"], peer)
+                        self.deliver(msg)
+        finally:
+            for conn in list(self._conns):
+                self._drop(sel, conn)
+            sel.close()
+
+    def _accept(self, sel: selectors.BaseSelector) -> None:
+        assert self.sock is not None
+        try:
+            conn, addr = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.warning("%s: accept failed: %s", self.describe(), exc)
+            return
+        peer = f"{addr[0]}:{addr[1]}"
+        if self.allowed_sources is not None and addr[0] not in self.allowed_sources:
+            self.stats["refused"] += 1
+            log.info("%s: refused connection from %s (not in allowed_sources)", self.describe(), peer)
+            conn.close()
+            return
+        if len(self._conns) >= MAX_CONNECTIONS:
+            log.warning("%s: refused connection from %s: %d connections open", self.describe(), peer,
+                        len(self._conns))
+            conn.close()
+            return
+        conn.setblocking(False)
+        self._conns[conn] = (StreamDecoder(self.max_buffer), peer)
+        sel.register(conn, selectors.EVENT_READ, "conn")
+
+    def _drop(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        self._conns.pop(conn, None)
+        try:
+            sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def _ack(self, conn: socket.socket, req_id: object, peer: str) -> None:
+        """reliable_mode: OpenSIPS waits for a reply with the same id on this connection."""
+        import json
+
+        try:
+            reply = json.dumps({"jsonrpc": "2.0", "result": "OK", "id": req_id},
+                               separators=(",", ":")).encode()
+            conn.setblocking(True)
+            conn.settimeout(0.5)
+            try:
+                conn.sendall(reply)
+            finally:
+                conn.setblocking(False)
+        except (OSError, TypeError, ValueError) as exc:
+            log.info("%s: could not acknowledge notification %r to %s: %s", self.describe(), req_id,
+                     peer, exc)
+
+
+def _big_rcvbuf(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    except OSError:
+        pass
+
+
+def _remove_stale_unix_socket(path: str) -> None:
+    """Unlink a leftover socket file nobody listens on; refuse to touch anything else."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)  # stale: nobody bound to it
+        return
+    except OSError:
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, f"{path} is in use by another listener")
