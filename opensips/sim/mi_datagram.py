@@ -58,6 +58,7 @@ class DatagramEndpoint:
         except OSError:
             pass
         self._sock = s
+        self._wake_r, self._wake_w = os.pipe()
         name = "opensips-sim-dgram-" + ("unix" if self.unix_path else "udp")
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -65,8 +66,11 @@ class DatagramEndpoint:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            os.write(self._wake_w, b"x")
             self._thread.join(timeout=2)
             self._thread = None
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -81,8 +85,8 @@ class DatagramEndpoint:
         assert sock is not None
         while not self._stop.is_set():
             try:
-                r, _, _ = select.select([sock], [], [], 0.2)
-                if not r:
+                r, _, _ = select.select([sock, self._wake_r], [], [], 1.0)
+                if sock not in r:
                     continue
                 raw, addr = sock.recvfrom(self.buf_size)
             except OSError:

@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import os
+import re
 import select
 import stat
 import threading
@@ -22,6 +23,8 @@ from typing import Callable
 from .commands import Outcome
 
 log = logging.getLogger("opensips.sim.mi_fifo")
+
+_NEXT_REQUEST = re.compile(r':[^:\s"{}\[\]]*:\s*[{\[]')
 
 MAX_MI_FIFO_BUFFER = 4096
 OPEN_RETRIES = 4
@@ -128,7 +131,10 @@ class FifoEndpoint:
             start = pos
             if text[pos] != ":":
                 log.error("mi_fifo: command must begin with ':'")
-                return b""
+                pos = self._resync(text, pos)
+                if pos < 0:
+                    return b""
+                continue
             end = text.find(":", pos + 1)
             if end < 0:
                 return self._tail(text[start:])
@@ -136,8 +142,14 @@ class FifoEndpoint:
             pos = end + 1
             try:
                 _obj, stop_at = dec.raw_decode(text, pos)
-            except ValueError:
-                return self._tail(text[start:])
+            except json.JSONDecodeError as exc:
+                if exc.pos >= len(text.rstrip()):      # ran out of bytes: more may come
+                    return self._tail(text[start:])
+                log.error("mi_fifo: cannot parse the JSON request")
+                pos = self._resync(text, exc.pos)
+                if pos < 0:
+                    return b""
+                continue
             raw = text[pos:stop_at].encode("utf-8", "surrogateescape")
             pos = stop_at
             if len(raw) + len(name) + 2 >= MAX_MI_FIFO_BUFFER:
@@ -147,6 +159,12 @@ class FifoEndpoint:
                 log.error("mi_fifo: forbidden characters in reply fifo name %r", name)
                 continue
             self._serve_one(name, raw)
+
+    @staticmethod
+    def _resync(text: str, pos: int) -> int:
+        """Start of the next request after garbage, or -1 (the garbage itself is dropped)."""
+        m = _NEXT_REQUEST.search(text, pos)
+        return m.start() if m else -1
 
     @staticmethod
     def _tail(rest: str) -> bytes:

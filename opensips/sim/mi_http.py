@@ -8,6 +8,7 @@ gets 202 and a chunked body that never ends, GET gets 405 the same way, a POST w
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
 import threading
@@ -49,17 +50,24 @@ class HTTPEndpoint:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((self.host, self.port))
         s.listen(128)
-        s.settimeout(0.2)
+        s.setblocking(False)
         self.port = s.getsockname()[1]
         self._lsock = s
+        self._wake_r, self._wake_w = os.pipe()
         t = threading.Thread(target=self._accept, name="opensips-sim-http", daemon=True)
         t.start()
         self._threads = [t]
 
     def stop(self) -> None:
         self._stop.set()
+        if self._threads:
+            os.write(self._wake_w, b"x")
         for t in self._threads:
             t.join(timeout=2)
+        if self._threads:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._threads = []
         if self._lsock is not None:
             self._lsock.close()
             self._lsock = None
@@ -78,13 +86,17 @@ class HTTPEndpoint:
         lsock = self._lsock
         while not self._stop.is_set():
             try:
+                r, _, _ = select.select([lsock, self._wake_r], [], [], 1.0)
+                if lsock not in r:
+                    continue
                 conn, _ = lsock.accept()
-            except socket.timeout:
+            except BlockingIOError:
                 continue
             except OSError:
                 if self._stop.is_set():
                     return
                 continue
+            conn.setblocking(True)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._conns.add(conn)
