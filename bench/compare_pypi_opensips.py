@@ -60,18 +60,16 @@ RECEIVER = textwrap.dedent(
     closer = None
     if mode == "bare":
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.2)
+        sock.bind(("127.0.0.1", 0))  # default buffer, blocking: the leanest possible loop
         host, port = sock.getsockname()
         stop = threading.Event()
 
         def loop():
             recv, loads = sock.recvfrom, json.loads
-            while not stop.is_set():
-                try:
-                    data, _ = recv(65535)
-                except socket.timeout:
-                    continue
+            while True:
+                data, _ = recv(65535)
+                if stop.is_set():
+                    break
                 try:
                     msg = loads(data)
                 except ValueError:
@@ -82,7 +80,10 @@ RECEIVER = textwrap.dedent(
         t.start()
 
         def closer():
-            stop.set(); t.join(2); sock.close()
+            stop.set()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"", (host, port))  # wake the blocking recv
+            t.join(2); sock.close()
     elif mode == "ours":
         from opensips.mi import OpenSIPSMI
         from opensips.event import OpenSIPSEventHandler
