@@ -135,14 +135,24 @@ class StreamDecoder:
     costs a later valid notification) and counted in ``garbage``. A buffer
     that grows past ``max_buffer`` without completing an object raises
     StreamBufferOverflow; the caller drops the connection.
+
+    Normally every read holds whole objects and is parsed once. When an
+    object is split across reads, later reads only advance a cheap structural
+    scan (braces and strings) and the parse is retried when the object may
+    have closed, when a ``}{`` boundary shows a next object, or when the
+    buffer has doubled -- so a peer trickling a never-ending object costs
+    linear, not quadratic, time.
     """
 
-    __slots__ = ("max_buffer", "_buf", "garbage")
+    __slots__ = ("max_buffer", "_buf", "garbage", "_scan", "_scan_pos", "_tried_len")
 
     def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
         self.max_buffer = max_buffer
-        self._buf = b""
+        self._buf = bytearray()
         self.garbage = 0  # number of skipped garbage runs since creation
+        self._scan: tuple[int, bool, int] | None = None  # (depth, in_string, escaped index) of a pending object
+        self._scan_pos = 0
+        self._tried_len = 0
 
     @property
     def pending(self) -> int:
@@ -152,11 +162,22 @@ class StreamDecoder:
     def feed(self, data: bytes) -> list[dict]:
         if not data:
             return []
-        buf = self._buf + data if self._buf else bytes(data)
-        # An object can only complete at "}": skip the parse attempt otherwise
-        # (keeps a many-small-reads object from being re-parsed per read).
-        if b"}" not in data:
-            self._buf = self._keep(buf)
+        buf = self._buf
+        old_len = len(buf)
+        buf += data
+        if self._scan is not None:
+            state, closed = _scan(buf, self._scan_pos, self._scan)
+            self._scan, self._scan_pos = state, len(buf)
+            if not (closed or b"}{" in buf[max(0, old_len - 1):] or len(buf) >= 2 * self._tried_len):
+                self._check_size()
+                return []
+        elif b"}" not in data:
+            # an object can only complete at "}"; nothing to parse yet
+            if b"{" not in buf:
+                if bytes(buf).strip():
+                    self.garbage += 1
+                buf.clear()
+            self._check_size()
             return []
         try:
             text = buf.decode("utf-8")
@@ -182,7 +203,7 @@ class StreamDecoder:
                 if _incomplete(exc, text):
                     pos = start
                     break
-                obj, end = self._retry_lenient(text, start, exc)
+                obj, end = _retry_lenient(text, start, exc)
                 if end < 0:
                     pos = start
                     break
@@ -208,25 +229,77 @@ class StreamDecoder:
                     continue
             out.append(obj)
         rest = text[pos:]
-        self._buf = self._keep(rest.encode("utf-8", "surrogateescape") if rest else b"")
+        self._buf = bytearray(rest.encode("utf-8", "surrogateescape")) if rest else bytearray()
+        if self._buf:
+            self._scan, _ = _scan(self._buf, 0, (0, False, -1))
+            self._scan_pos = self._tried_len = len(self._buf)
+        else:
+            self._scan = None
+        self._check_size()
         return out
 
-    def _retry_lenient(self, text: str, start: int, exc: _JSONDecodeError) -> tuple[dict | None, int]:
-        """Bad escapes / raw control chars / bad UTF-8 inside an otherwise complete object."""
-        if not (exc.msg.startswith("Invalid \\escape") or exc.msg.startswith("Invalid control")):
-            return None, 0
-        end = _object_end(text, start)
-        if end is None:  # not closed yet: wait for the rest
-            return None, -1
-        return _lenient_parse(text[start:end]), end
-
-    def _keep(self, buf: bytes) -> bytes:
-        if len(buf) > self.max_buffer:
-            self._buf = b""
+    def _check_size(self) -> None:
+        size = len(self._buf)
+        if size > self.max_buffer:
+            self._buf = bytearray()
+            self._scan = None
             raise StreamBufferOverflow(
-                f"{len(buf)} bytes buffered without a complete JSON object (limit {self.max_buffer})"
+                f"{size} bytes buffered without a complete JSON object (limit {self.max_buffer})"
             )
-        return buf
+
+
+_STRUCT_B = re.compile(rb'["\\{}\[\]]')
+
+
+def _scan(buf: bytes | bytearray, pos: int, state: tuple[int, bool, int]) -> tuple[tuple[int, bool, int], bool]:
+    """Advance a brace/string scan of one pending object; True when it may have closed."""
+    depth, in_str, skip = state
+    for m in _STRUCT_B.finditer(buf, pos):
+        i = m.start()
+        c = buf[i]
+        if in_str:
+            if i == skip:
+                continue
+            if c == 0x5C:  # backslash: the next byte is escaped
+                skip = i + 1
+            elif c == 0x22:
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c == 0x7B or c == 0x5B:
+            depth += 1
+        else:
+            depth -= 1
+            if depth <= 0:
+                return (depth, in_str, skip), True
+    return (depth, in_str, skip), False
+
+
+def _retry_lenient(text: str, start: int, exc: _JSONDecodeError) -> tuple[dict | None, int]:
+    """Second try for one stream object: ``(obj, end)``, ``(None, 0)`` = garbage, ``(None, -1)`` = wait.
+
+    Raw control characters are parsed with strict=False; invalid escapes
+    (OpenSIPS printing freed memory) are repaired on the object's slice. An
+    object that does not close while a later ``{"`` exists is garbage, not a
+    reason to wait: its quotes may be out of step for ever.
+    """
+    if exc.msg.startswith("Invalid control"):
+        try:
+            obj, end = _raw_decode_lenient(text, start)
+        except _JSONDecodeError as exc2:
+            if _incomplete(exc2, text):
+                return None, -1
+            exc = exc2
+        except RecursionError:
+            return None, 0
+        else:
+            return (obj if type(obj) is dict else None), end
+    if not exc.msg.startswith("Invalid \\escape"):
+        return None, 0
+    end = _object_end(text, start)
+    if end is None:
+        return (None, -1) if text.find('{"', start + 1) < 0 else (None, 0)
+    return _lenient_parse(text[start:end]), end
 
 
 _STRUCT = re.compile(r'["\\{}\[\]]')
