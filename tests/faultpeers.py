@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-Responder = Callable[[bytes], "bytes | None"]
+Responder = Callable[[bytes], "bytes | list[bytes] | None"]
 
 
 class _Peer:
@@ -42,7 +42,7 @@ class _Peer:
 
 
 class UdpPeer(_Peer):
-    """A UDP (or UNIX datagram) server: each request gets ``respond(request)`` back (None: silence)."""
+    """A UDP (or UNIX datagram) server: each request gets ``respond(request)`` back (None: silence, a list: several datagrams)."""
 
     def __init__(self, respond: Responder, unix_path: str | None = None) -> None:
         super().__init__()
@@ -63,10 +63,11 @@ class UdpPeer(_Peer):
             self.requests.append(data)
             reply = self.respond(data)
             if reply is not None and src:
-                try:
-                    self.sock.sendto(reply, src)
-                except OSError:
-                    pass
+                for one in reply if isinstance(reply, list) else [reply]:
+                    try:
+                        self.sock.sendto(one, src)
+                    except OSError:
+                        pass
 
     def close(self) -> None:
         super().close()
