@@ -1,0 +1,101 @@
+"""``opensips-tui``: command line -> settings (config file + flags) -> the app.
+
+``--demo`` starts the embedded simulated OpenSIPS with its traffic generator and connects
+to it, so the monitor shows live events on a machine without OpenSIPS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, Settings, config_path, resolve
+
+DEMO_SUBSCRIBE = ["E_PIKE_BLOCKED", "E_UL_CONTACT_INSERT", "E_DLG_STATE_CHANGED", "E_CORE_LOG"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="opensips-tui", description="Watch OpenSIPS events live in the terminal.",
+        epilog="Try it without OpenSIPS: opensips-tui --demo")
+    mi = p.add_argument_group("MI connection (like opensips-mi)")
+    mi.add_argument("-t", "--type", dest="conn", choices=("fifo", "http", "datagram"),
+                    help="MI transport (default fifo)")
+    mi.add_argument("--url", help="mi_http URL, e.g. http://127.0.0.1:8888/mi")
+    mi.add_argument("-f", "--fifo-file", dest="fifo_file", help="mi_fifo path")
+    mi.add_argument("--fifo-fallback", dest="fifo_file_fallback", help="second fifo path to try")
+    mi.add_argument("--fifo-reply-dir", dest="fifo_reply_dir", help="directory for reply FIFOs")
+    mi.add_argument("-i", "--ip", dest="datagram_ip", help="mi_datagram IP")
+    mi.add_argument("-p", "--port", dest="datagram_port", type=int, help="mi_datagram port")
+    mi.add_argument("--unix-socket", dest="datagram_unix_socket", help="mi_datagram UNIX socket")
+    mi.add_argument("--timeout", type=float, help="MI timeout in seconds (default 5)")
+    mi.add_argument("--insecure", dest="verify", action="store_const", const=False,
+                    help="do not verify the TLS certificate of an https URL")
+    ev = p.add_argument_group("event listener")
+    ev.add_argument("--transport", choices=("datagram", "stream"), help="event_datagram or event_stream")
+    ev.add_argument("--listen-ip", dest="listen_ip", help="address OpenSIPS sends events to")
+    ev.add_argument("--listen-port", dest="listen_port", type=int, help="port (default: any free)")
+    ev.add_argument("--socket-path", dest="socket_path", help="listen on a UNIX datagram socket")
+    ui = p.add_argument_group("monitor")
+    ui.add_argument("--subscribe", metavar="E1,E2", help="events to subscribe at start")
+    ui.add_argument("--filter", metavar="TEXT", help="initial log filter")
+    ui.add_argument("--ring-size", dest="ring_size", type=int, metavar="N",
+                    help="events kept for scroll-back and export (default 10000)")
+    ui.add_argument("--utc", action="store_const", const=True, help="show times in UTC")
+    ui.add_argument("--profile", help="connection profile from the config file")
+    ui.add_argument("--config", type=Path, metavar="PATH", help=f"config file (default {config_path()})")
+    ui.add_argument("--print-config-path", action="store_true", help="print the config path and exit")
+    ui.add_argument("--demo", action="store_const", const=True,
+                    help="start a simulated OpenSIPS with live traffic and watch it")
+    ui.add_argument("--demo-rate", dest="demo_rate", type=float, metavar="N",
+                    help="demo events per second (default 20)")
+    return p
+
+
+def start_demo(settings: Settings) -> Any:
+    """Start the simulator with traffic and point ``settings`` at it; returns it (to stop)."""
+    from opensips.sim import SimulatedOpenSIPS
+
+    sim = SimulatedOpenSIPS(rate=settings.demo_rate, fifo=False, datagram_unix=False).start()
+    settings.conn = "http"
+    settings.mi = sim.mi_kwargs("http")
+    settings.event.setdefault("listen_ip", "127.0.0.1")
+    settings.subscribe = settings.subscribe or list(DEMO_SUBSCRIBE)
+    return sim
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.print_config_path:
+        print(args.config or config_path())
+        return 0
+    cli = {k: v for k, v in vars(args).items() if k not in ("config", "print_config_path")}
+    try:
+        settings = resolve(cli, args.config)
+    except ConfigError as exc:
+        print(f"opensips-tui: {exc}", file=sys.stderr)
+        return 2
+    from .app import OpenSIPSTUI
+    from .backend import Backend
+    from .feed import Feed
+
+    owned = []
+    if settings.demo:
+        try:
+            owned.append(start_demo(settings))
+        except OSError as exc:
+            print(f"opensips-tui: cannot start the demo simulator: {exc}", file=sys.stderr)
+            return 1
+    feed = Feed(settings.ring_size)
+    backend = Backend(settings, feed, owned)
+    try:
+        OpenSIPSTUI(settings, backend).run()
+    finally:
+        backend.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The monitor: composes the screen, owns the feed timer, routes messages, key bindings.
+
+Threads: listener threads only touch the :class:`Feed`; MI calls run in ``@work(thread=True)``
+workers that answer with messages; everything else runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from functools import partial
+from typing import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from .backend import Backend, BackendError
+from .config import Settings
+from .feed import TOTAL, Feed
+from .filters import LogFilter
+from .messages import (EventHighlighted, EventsListed, Exported, FilterChanged, HealthChecked,
+                       SubscriptionChanged, ToggleRequested)
+from .safe import clean
+from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, StatusBar
+
+TICK = 0.08          # seconds between feed drains
+SLOW_TICK = 0.5      # counts, detail pane and rate refresh at most this often
+HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is down)
+
+
+class OpenSIPSTUI(App[None]):
+    TITLE = "opensips-tui"
+    CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("c", "clear", "Clear", id="clear"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("r", "refresh", "Refresh list", id="refresh", show=False),
+        Binding("z", "zoom", "Zoom pane", id="zoom", show=False),
+    ]
+
+    def __init__(self, settings: Settings, backend: Backend | None = None,
+                 clock: Callable[[], float] = time.time, health_every: float = HEALTH_EVERY) -> None:
+        super().__init__()
+        self.settings = settings
+        self.feed = backend.feed if backend else Feed(settings.ring_size, clock=clock)
+        self.backend = backend or Backend(settings, self.feed)
+        self.health_every = health_every
+        self.wanted: set[str] = set()     # events the operator wants subscribed
+        self._healthy: bool | None = None
+        self._last_slow = 0.0
+        self._quitting = False
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+
+    # -- composition -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield EventsList(id="events")
+            with Vertical(id="right"):
+                yield EventLog(self.feed.ring_size, utc=self.settings.utc, id="log-pane")
+                yield DetailPane(utc=self.settings.utc, id="detail")
+        yield StatusBar(self.backend.target, id="status")
+        yield Footer()
+
+    @property
+    def events(self) -> EventsList:
+        return self.query_one(EventsList)
+
+    @property
+    def log_pane(self) -> EventLog:
+        return self.query_one(EventLog)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK, self._tick)
+        self.set_interval(self.health_every, self._check_health)
+        self._check_health()
+        self._list_events()
+        if self.settings.filter:
+            self.query_one(FilterBar).value = self.settings.filter
+            self._apply_filter(self.settings.filter)
+        for name in self.settings.subscribe:
+            self._request(name, True)
+        self.query_one(DetailPane).show(None)
+        self.events.focus()
+
+    # -- the feed timer ----------------------------------------------------------------
+    def _tick(self) -> None:
+        batch = self.feed.drain()
+        self.log_pane.add(batch)
+        for name, state in batch.states.items():
+            if self.events.states.get(name) != "pending":
+                self.events.set_state(name, None if state == "stopped" else state)
+        for name, what in batch.notices:
+            self.notify(f"{clean(name)}: {what}", severity="warning", markup=False)
+        now = time.monotonic()
+        if (batch.touched or batch.states) and now - self._last_slow >= SLOW_TICK / 2 \
+                or now - self._last_slow >= SLOW_TICK:
+            self._last_slow = now
+            self._refresh_numbers()
+
+    def _refresh_numbers(self) -> None:
+        summary = self.feed.summary()
+        self.events.set_counts(summary)
+        current = self.events.current
+        if current is not None:
+            self.query_one(DetailPane).show(self.feed.view(current))
+        states = {n: s for n, s in self.events.states.items() if s}
+        self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=states)
+
+    # -- MI in worker threads ------------------------------------------------------------
+    @work(thread=True, group="mi-health", exclusive=True)
+    def _check_health(self) -> None:
+        try:
+            self.post_message(HealthChecked(True, self.backend.ping()))
+        except BackendError as exc:
+            self.post_message(HealthChecked(False, str(exc)))
+
+    @work(thread=True, group="mi-list", exclusive=True)
+    def _list_events(self) -> None:
+        try:
+            self.post_message(EventsListed(self.backend.events_list()))
+        except BackendError as exc:
+            self.post_message(EventsListed(None, str(exc)))
+
+    @work(thread=True, group="mi-subscribe")
+    def _toggle(self, name: str, subscribe: bool) -> None:
+        try:
+            if subscribe:
+                self.post_message(SubscriptionChanged(name, self.backend.subscribe(name)))
+            else:
+                self.backend.unsubscribe(name)
+                self.post_message(SubscriptionChanged(name, "stopped"))
+        except BackendError as exc:
+            self.post_message(SubscriptionChanged(name, "stopped" if subscribe else "active", str(exc)))
+
+    @work(thread=True, group="export")
+    def _export(self, entries: list) -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.settings.export_dir / f"events-{stamp}.jsonl"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8") as out:
+                for entry in entries:
+                    out.write(json.dumps(entry.as_json(), ensure_ascii=False, default=str) + "\n")
+        except OSError as exc:
+            self.post_message(Exported(path, 0, exc.strerror or str(exc)))
+            return
+        self.post_message(Exported(path, len(entries)))
+
+    def _request(self, name: str, subscribe: bool) -> None:
+        (self.wanted.add if subscribe else self.wanted.discard)(name)
+        self.events.set_state(name, "pending")
+        self._toggle(name, subscribe)
+
+    # -- messages ------------------------------------------------------------------------
+    def on_health_checked(self, message: HealthChecked) -> None:
+        was, self._healthy = self._healthy, message.ok
+        detail = message.detail if not message.ok else version_of(message.detail)
+        self.status.set(health=message.ok, health_detail=detail, listen=self.backend.listen_address)
+        if message.ok and was is False:
+            self._list_events()
+            for name in sorted(self.wanted):
+                if not self.events.is_subscribed(name):
+                    self._request(name, True)
+
+    def on_events_listed(self, message: EventsListed) -> None:
+        if message.names is None:
+            self.events.set_error(message.error or "")
+            self.notify(f"events_list failed: {clean(message.error)}", severity="error", markup=False)
+        else:
+            self.events.set_events(message.names)
+
+    def on_subscription_changed(self, message: SubscriptionChanged) -> None:
+        self.events.set_state(message.event, None if message.state == "stopped" else message.state)
+        if message.error:
+            verb = "subscribe" if message.state == "stopped" else "unsubscribe"
+            self.notify(f"{verb} {clean(message.event)} failed: {clean(message.error)}",
+                        severity="error", markup=False, timeout=8)
+        self.status.set(listen=self.backend.listen_address)
+        self._refresh_numbers()
+
+    def on_toggle_requested(self, message: ToggleRequested) -> None:
+        if not self._quitting:
+            self._request(message.event, message.subscribe)
+
+    def on_event_highlighted(self, message: EventHighlighted) -> None:
+        self.query_one(DetailPane).show(self.feed.view(message.event) if message.event else None)
+
+    def on_filter_changed(self, message: FilterChanged) -> None:
+        self._apply_filter(message.text)
+        if message.done:
+            self.query_one(FilterBar).close()
+            self.log_pane.log_widget.focus()
+
+    def on_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(f"Export failed: {clean(message.path)}: {clean(message.error)}",
+                        severity="error", markup=False)
+        else:
+            self.notify(f"Exported {message.count} events to {clean(message.path)}",
+                        title="Export", markup=False, timeout=8)
+
+    def _apply_filter(self, text: str) -> None:
+        entries = self.feed.set_filter(LogFilter(text))
+        if not self.log_pane.paused:
+            self.log_pane.reload(entries)
+        self.log_pane.set_filter_title(text.strip())
+
+    # -- actions -------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from .widgets.help_screen import help_text
+
+        sections = [("Everywhere", self.BINDINGS), ("Events list", EventsList.BINDINGS),
+                    ("Filter input", FilterBar.BINDINGS),
+                    ("Log and payload tree", [Binding("end", "scroll_end", "Follow the tail again"),
+                                              Binding("tab", "focus_next", "Next pane"),
+                                              Binding("ctrl+p", "command_palette", "Command palette")])]
+        self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def action_pause(self) -> None:
+        pane = self.log_pane
+        if pane.paused:
+            pane.set_paused(False)
+            pane.reload(self.feed.entries())
+        else:
+            pane.set_paused(True)
+
+    def action_clear(self) -> None:
+        self.feed.clear()
+        self.log_pane.clear()
+
+    def action_export(self) -> None:
+        self._export(self.feed.entries())
+
+    def action_refresh(self) -> None:
+        self._list_events()
+        self._check_health()
+
+    def action_zoom(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        else:
+            pane = next((w for w in (self.focused, *(self.focused.ancestors if self.focused else ()))
+                         if isinstance(w, (EventsList, EventLog, DetailPane))), None)
+            if pane is not None:
+                self.screen.maximize(pane, container=False)
+
+    async def action_quit(self) -> None:
+        """Unsubscribe everything, then exit; exit anyway after 2 s."""
+        if self._quitting:
+            self.exit()
+            return
+        self._quitting = True
+        self.status.set(note="unsubscribing...")
+        self.set_timer(2.0, self.exit)
+        self._close_backend()
+
+    @work(thread=True, group="shutdown")
+    def _close_backend(self) -> None:
+        self.backend.close()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.backend.close()  # however the app ends (also Pilot tests): nothing left subscribed
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in [*self.BINDINGS, *EventsList.BINDINGS]:
+            if isinstance(binding, Binding) and binding.id != "quit_ctrl_c":
+                target = self.events if binding in EventsList.BINDINGS else self
+                yield SystemCommand(binding.description, f"key: {binding.key}",
+                                    partial(target.run_action, binding.action))
+
+
+def version_of(server: str) -> str:
+    """``OpenSIPS (4.0.1 (x86_64/linux))`` -> ``up, 4.0.1``."""
+    inner = server.partition("(")[2].split(" ")[0].strip(")")
+    return f"up, {inner}" if inner else "up"

@@ -1,0 +1,150 @@
+"""The detail pane of the highlighted event: counters, rate sparkline, last payload, values seen.
+
+Fed :class:`StatsView` copies by the app. The payload tree is rebuilt at most twice a second
+and not while it has focus (so the operator can walk it); every label is a ``Text`` built
+through :mod:`opensips_tui.safe`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Sparkline, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from ..feed import format_time
+from ..safe import clean
+from ..stats import StatsView
+
+MAX_NODES = 400
+TREE_INTERVAL = 0.5
+
+
+def _label(key: str, value: Any = None, leaf: bool = True) -> Text:
+    label = Text(no_wrap=True, end="")
+    label.append(clean(key, limit=60), style="bold")
+    if leaf:
+        label.append(": ")
+        style = "cyan" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        label.append(clean(value, limit=300), style=style)
+    return label
+
+
+def fill_tree(node: TreeNode, value: Any, budget: list[int]) -> None:
+    """Add ``value``'s members under ``node``, spending at most ``budget[0]`` nodes."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        if budget[0] <= 0:
+            node.add_leaf(Text("…", style="dim"))
+            return
+        budget[0] -= 1
+        key = key if isinstance(key, str) else f"[{key}]"
+        if isinstance(child, (dict, list)) and child:
+            fill_tree(node.add(_label(key, leaf=False), expand=True), child, budget)
+        elif isinstance(child, str) and "\n" in child.strip():
+            lines = child.splitlines()
+            sub = node.add(_label(key, f"({len(lines)} lines)"), expand=False)
+            for line in lines[:200]:
+                sub.add_leaf(Text(clean(line, limit=300), no_wrap=True))
+        else:
+            node.add_leaf(_label(key, child))
+
+
+class DetailPane(Vertical):
+    """Counters, sparkline, payload tree and distinct values of one event."""
+
+    DEFAULT_CSS = """
+    DetailPane {
+        border: round $primary 40%;
+        border-title-color: $text;
+        height: 2fr;
+    }
+    DetailPane:focus-within { border: round $primary; }
+    DetailPane > #summary { height: 1; }
+    DetailPane > Sparkline { height: 1; margin: 0 0 0 0; }
+    DetailPane > Horizontal { height: 1fr; }
+    DetailPane Tree { width: 2fr; height: 1fr; padding: 0; scrollbar-size-vertical: 1; }
+    DetailPane #values-box { width: 1fr; height: 1fr; border-left: vkey $primary 30%; scrollbar-size-vertical: 1; }
+    """
+
+    def __init__(self, utc: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.utc = utc
+        self.event: str | None = None
+        self._payload_seen: float | None = None
+        self._tree_built = 0.0
+        self.border_title = "Detail"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary")
+        yield Sparkline([0], id="spark")
+        with Horizontal():
+            tree: Tree[None] = Tree(Text("last payload"), id="payload")
+            tree.show_root = False
+            yield tree
+            with VerticalScroll(id="values-box"):
+                yield Static(id="values")
+
+    def show(self, view: StatsView | None) -> None:
+        """Render ``view`` (``None``: nothing highlighted)."""
+        summary = self.query_one("#summary", Static)
+        if view is None:
+            self.event = None
+            self.border_title = "Detail"
+            summary.update(Text("Highlight an event in the list", style="dim"))
+            return
+        if view.name != self.event:
+            self.event = view.name
+            self._payload_seen = None
+            self._tree_built = 0.0
+        self.border_title = Text(f"Detail: {clean(view.name, limit=40)}")
+        summary.update(self._summary(view))
+        self.query_one("#spark", Sparkline).data = view.history
+        self._show_values(view)
+        self._show_tree(view)
+
+    def _summary(self, view: StatsView) -> Text:
+        out = Text(no_wrap=True, end="")
+        out.append(f"{view.count}", style="bold cyan")
+        out.append(" events  ")
+        out.append(f"{view.rate:.1f}/s", style="bold cyan")
+        if view.first_seen is not None and view.last_seen is not None:
+            out.append(f"  first {format_time(view.first_seen, self.utc, millis=False)}")
+            out.append(f"  last {format_time(view.last_seen, self.utc, millis=False)}")
+        else:
+            out.append("  nothing received yet", style="dim")
+        return out
+
+    def _show_values(self, view: StatsView) -> None:
+        out = Text(end="")
+        if not view.distinct:
+            out.append("no repeated values", style="dim")
+        for key, values in view.distinct.items():
+            out.append(clean(key, limit=30) or '""', style="bold")
+            out.append("\n")
+            for value, count in values:
+                out.append(f" {count:>5} ", style="cyan")
+                out.append(clean(value, limit=60))
+                out.append("\n")
+        self.query_one("#values", Static).update(out)
+
+    def _show_tree(self, view: StatsView) -> None:
+        tree = self.query_one("#payload", Tree)
+        now = time.monotonic()
+        if view.last_seen == self._payload_seen or tree.has_focus:
+            return
+        if now - self._tree_built < TREE_INTERVAL and self._payload_seen is not None:
+            return
+        self._payload_seen = view.last_seen
+        self._tree_built = now
+        tree.clear()
+        params = view.last_params
+        if isinstance(params, (dict, list)) and params:
+            fill_tree(tree.root, params, [MAX_NODES])
+        elif view.last_seen is not None:
+            tree.root.add_leaf(_label("params", params if params is not None else "(none)"))
+        tree.root.expand()

@@ -1,0 +1,112 @@
+"""The event log: one plain-text line per notification, written in batches.
+
+Follows the tail while scrolled to the bottom (``Log`` does that); when the operator scrolls
+up, or pauses, a marker says so and counts what arrived meanwhile. Lines come from
+:meth:`Entry.line`, whose text is already cleaned of control characters.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Log, Static
+
+from ..feed import Batch, Entry
+from .filter_bar import FilterBar
+
+
+class EventLog(Vertical):
+    """The ``Log``, its filter input and its "paused, N new" marker; owns pause state."""
+
+    DEFAULT_CSS = """
+    EventLog {
+        border: round $primary 40%;
+        border-title-color: $text;
+        height: 1fr;
+    }
+    EventLog:focus-within { border: round $primary; }
+    EventLog > Log { height: 1fr; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
+    EventLog > #marker {
+        dock: bottom; height: 1; display: none;
+        background: $warning; color: $text; text-style: bold;
+    }
+    EventLog > #marker.shown { display: block; }
+    """
+
+    def __init__(self, max_lines: int, utc: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_lines = max_lines
+        self.utc = utc
+        self.paused = False
+        self.unseen = 0          # matching events not on screen (paused / scrolled up)
+        self.last_seq = 0        # newest entry written to the Log
+        self.border_title = "Log"
+
+    def compose(self) -> ComposeResult:
+        yield FilterBar()
+        yield Log(max_lines=self.max_lines, id="log")
+        yield Static(id="marker")
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one("#log", Log)
+
+    def set_filter_title(self, text: str) -> None:
+        self.border_subtitle = Text(f"filter: {text}") if text else ""
+
+    # -- writing ------------------------------------------------------------------------
+    def add(self, batch: Batch) -> None:
+        """Write one drained batch (or count it while paused)."""
+        log = self.log_widget
+        if self.paused:
+            self.unseen += batch.matched
+        elif batch.matched:
+            following = log.is_vertical_scroll_end
+            lines = []
+            if batch.skipped:
+                lines.append(f"... {batch.skipped} more events in this burst "
+                             "(counted, kept for export; not shown)")
+            lines.extend(e.line(self.utc) for e in batch.entries)
+            log.write_lines(lines)
+            if batch.entries:
+                self.last_seq = batch.entries[-1].seq
+            if not following:
+                self.unseen += batch.matched
+        if not self.paused and self.unseen and log.is_vertical_scroll_end:
+            self.unseen = 0
+        self._show_marker()
+
+    def reload(self, entries: Iterable[Entry]) -> None:
+        """Show exactly ``entries`` (the newest ``max_lines`` of them): filter change / resume."""
+        entries = list(entries)[-self.max_lines:]
+        log = self.log_widget
+        log.clear()
+        log.write_lines([e.line(self.utc) for e in entries], scroll_end=True)
+        self.last_seq = entries[-1].seq if entries else self.last_seq
+        self.unseen = 0
+        self._show_marker()
+
+    def clear(self) -> None:
+        self.log_widget.clear()
+        self.unseen = 0
+        self._show_marker()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if paused:
+            self.unseen = 0
+        self._show_marker()
+
+    def _show_marker(self) -> None:
+        marker = self.query_one("#marker", Static)
+        if self.paused:
+            marker.update(Text(f" paused, {self.unseen} new  (p: resume)"))
+        elif not self.log_widget.is_vertical_scroll_end and self.unseen:
+            marker.update(Text(f" paused (scrolled up), {self.unseen} new  (end: follow)"))
+        else:
+            marker.remove_class("shown")
+            return
+        marker.add_class("shown")

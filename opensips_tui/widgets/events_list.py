@@ -1,0 +1,153 @@
+"""The events list: every published event with its subscription box, count and rate.
+
+The box shows the real state reported by the handler, never the wish: ``[ ]`` not
+subscribed, ``[.]`` request in flight, ``[x]`` active, ``[~]`` retrying, ``[!]`` expired.
+Toggling posts :class:`ToggleRequested`; the app does the MI call off the UI thread and
+calls :meth:`EventsList.set_state` with the outcome.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from ..messages import EventHighlighted, ToggleRequested
+from ..safe import clean
+
+BOXES = {
+    None: ("[ ]", "dim"),
+    "pending": ("[.]", "yellow"),
+    "active": ("[x]", "bold green"),
+    "retrying": ("[~]", "bold yellow"),
+    "expired": ("[!]", "bold red"),
+    "stopped": ("[ ]", "dim"),
+}
+SUBSCRIBED = ("active", "retrying", "pending")
+
+
+def short_count(n: int) -> str:
+    if n < 10_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.0f}k" if n >= 100_000 else f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def short_rate(r: float) -> str:
+    if r <= 0:
+        return "-"
+    return f"{r:.1f}" if r < 100 else f"{r:.0f}" if r < 10_000 else f"{r / 1000:.0f}k"
+
+
+class EventsList(OptionList):
+    """Events from ``events_list``, one option each; the option id is the event name."""
+
+    DEFAULT_CSS = """
+    EventsList {
+        border: round $primary 40%;
+        border-title-color: $text;
+        padding: 0;
+        height: 1fr;
+    }
+    EventsList:focus { border: round $primary; }
+    """
+
+    BINDINGS = [
+        Binding("space", "toggle", "Toggle", id="toggle"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.names: list[str] = []
+        self.states: dict[str, str | None] = {}
+        self.counts: dict[str, tuple[int, float]] = {}
+        self.error: str | None = None
+        self.border_title = "Events"
+
+    # -- state ----------------------------------------------------------------------
+    @property
+    def current(self) -> str | None:
+        option = self.highlighted_option
+        return option.id if option is not None else None
+
+    def is_subscribed(self, name: str) -> bool:
+        return self.states.get(name) in SUBSCRIBED
+
+    def set_events(self, names: list[str]) -> None:
+        """Show ``names`` (plus any subscribed event the server no longer lists)."""
+        keep = self.current
+        extra = [n for n in self.states if self.is_subscribed(n) and n not in names]
+        self.names = list(dict.fromkeys([*names, *extra]))
+        self.error = None
+        self.set_options([Option(self._prompt(n), id=n) for n in self.names])
+        if self.names:
+            self.highlighted = self.names.index(keep) if keep in self.names else 0
+        self._titles()
+
+    def set_error(self, error: str) -> None:
+        self.error = error
+        self._titles()
+
+    def set_state(self, name: str, state: str | None) -> None:
+        self.states[name] = state
+        if name not in self.names:
+            self.names.append(name)
+            self.add_option(Option(self._prompt(name), id=name))
+        else:
+            self._refresh_row(name)
+        self._titles()
+
+    def set_counts(self, counts: dict[str, tuple[int, float]]) -> None:
+        changed = [n for n in self.names if counts.get(n) != self.counts.get(n)]
+        self.counts = counts
+        for name in changed:
+            self._refresh_row(name)
+
+    # -- rendering --------------------------------------------------------------------
+    def _titles(self) -> None:
+        subscribed = sum(1 for n in self.names if self.is_subscribed(n))
+        self.border_title = f"Events {subscribed}/{len(self.names)}" if self.names else "Events"
+        self.border_subtitle = "unavailable" if self.error else "space: toggle"
+
+    def _refresh_row(self, name: str) -> None:
+        try:
+            self.replace_option_prompt(name, self._prompt(name))
+        except Exception:  # option vanished between ticks
+            pass
+
+    def _prompt(self, name: str) -> Text:
+        box, style = BOXES.get(self.states.get(name), BOXES[None])
+        count, rate = self.counts.get(name, (0, 0.0))
+        width = max(self.scrollable_content_region.width, 24)
+        wide = width >= 36
+        tail = (f"{short_count(count):>5} " if wide else "") + f"{short_rate(rate):>5}" if count else ""
+        room = max(width - 4 - len(tail) - 1, 8)
+        label = clean(name, limit=room)
+        row = Text(no_wrap=True, end="")
+        row.append(box, style=style)
+        row.append(" ")
+        row.append(label.ljust(room))
+        row.append(" ")
+        row.append(tail, style="cyan")
+        return row
+
+    def on_resize(self) -> None:
+        for name in self.names:
+            self._refresh_row(name)
+
+    # -- input ------------------------------------------------------------------------
+    def action_toggle(self) -> None:
+        name = self.current
+        if name is None or self.states.get(name) == "pending":
+            return
+        self.post_message(ToggleRequested(name, subscribe=not self.is_subscribed(name)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_toggle()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.post_message(EventHighlighted(event.option.id))

@@ -1,0 +1,64 @@
+"""The status bar: MI target and health, listener address, subscription states, events/s.
+
+Everything it shows from outside (target, server string, error text) goes through
+:func:`opensips_tui.safe.clean` into one ``Text``.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..safe import clean
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, target: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.health: bool | None = None
+        self.health_detail = "connecting"
+        self.listen: str | None = None
+        self.states: dict[str, str] = {}
+        self.rate = 0.0
+        self.note = ""
+
+    def set(self, **fields) -> None:
+        """Update some fields (``health``, ``health_detail``, ``listen``, ``rate``, ``note``...)."""
+        for key, value in fields.items():
+            setattr(self, key, value)
+        self.update(self.content())
+
+    def on_mount(self) -> None:
+        self.update(self.content())
+
+    def content(self) -> Text:
+        out = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.health is None:
+            out.append("● ", style="yellow")
+        else:
+            out.append("● ", style="green" if self.health else "bold red")
+        out.append(clean(self.target, limit=48))
+        out.append(" ")
+        detail = self.health_detail if self.health is not False else f"DOWN: {self.health_detail}"
+        out.append(clean(detail, limit=60), style="" if self.health is not False else "bold red")
+        counts: dict[str, int] = {}
+        for state in self.states.values():
+            counts[state] = counts.get(state, 0) + 1
+        out.append(" │ ", style="dim")
+        out.append(f"{counts.get('active', 0)} active", style="green" if counts.get("active") else "dim")
+        for state, style in (("retrying", "bold yellow"), ("expired", "bold red")):
+            if counts.get(state):
+                out.append(f" {counts[state]} {state}", style=style)
+        out.append(" │ ", style="dim")
+        out.append(f"{self.rate:.1f} ev/s", style="bold cyan")
+        out.append(" │ ", style="dim")
+        out.append("listen " + clean(self.listen, limit=40) if self.listen else "listen -")
+        if self.note:
+            out.append(" │ ", style="dim")
+            out.append(clean(self.note, limit=60), style="bold")
+        return out
