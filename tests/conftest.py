@@ -48,7 +48,7 @@ import time
 from typing import Any
 
 # Values that differ from run to run in the captures: compared by type only.
-VOLATILE_KEYS = {"Now", "Up since", "Up time", "PID", "ttl", "time", "core:timestamp"}
+VOLATILE_KEYS = {"Now", "Up since", "Up time", "PID", "pid", "ttl", "time", "core:timestamp"}
 VOLATILE_PREFIXES = ("shmem:", "pkmem:", "HTTPD ")
 
 

@@ -107,3 +107,18 @@ def test_hang_then_answer(sim):
         assert len(_ask(sock, sim.datagram_addr, raw, 2.0)) == 1
     finally:
         sock.close()
+
+
+def test_sixty_kilobyte_reply(sim, mi_post):
+    """A big shared variable makes a ~60 KB reply; it still fits the default 65457 buffer."""
+    value = "v" * 60000
+    assert mi_post(sim, {"jsonrpc": "2.0", "method": "shv_set",
+                         "params": {"name": "big", "type": "str", "value": value}, "id": 1})["result"] == "OK"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        got = _ask(sock, sim.datagram_addr,
+                   b'{"jsonrpc":"2.0","method":"shv_get","params":{"name":"big"},"id":2}', 2.0)
+    finally:
+        sock.close()
+    assert len(got[0]) > 60000
+    assert json.loads(got[0])["result"] == {"VAR": {"name": "big", "value": value}}

@@ -106,6 +106,8 @@ RECIPES: dict[str, list[list[str]]] = {
     "raise_event": [["event"], ["event", "params"]],
     "pike_list": [[]],
     "pwd": [[]],
+    "shv_get": [[], ["name"]],
+    "shv_set": [["name", "type", "value"]],
 }
 
 _UNNAMED_GARBAGE = "x\u00a7\u00cb\\d"   # what 4.0.1 sends for an array inside JSON-string params
@@ -128,6 +130,7 @@ class Dispatcher:
         self.log_level = 3
         self.stats = data.base_statistics()
         self.pike_blocked: list[str] = []
+        self.shared_vars: dict[str, int | str] = {}
         self._array_raised = False
         self._lock = threading.Lock()
         # name resolution tables
@@ -330,8 +333,7 @@ class Dispatcher:
                 for k in self.statistics()}
 
     def cmd_events_list(self, p: Params) -> Any:
-        return {"Events": [{"name": n, "id": i}
-                           for n, i in sorted(self.registry.events.items(), key=lambda kv: kv[1])]}
+        return {"Events": [{"name": n, "id": i} for n, i in self.registry.event_list()]}
 
     def cmd_subscribers_list(self, p: Params) -> Any:
         if not p.has("event"):
@@ -410,6 +412,31 @@ class Dispatcher:
             else:
                 out[k] = _UNNAMED_GARBAGE
         return out
+
+    def cmd_shv_set(self, p: Params) -> Any:
+        """cfgutils shared variables: also a handy way to make replies of any size."""
+        name, kind = p.str("name"), p.str("type")
+        if kind == "int":
+            self.shared_vars[name] = p.int("value")
+        elif kind == "str":
+            v = p.values["value"]
+            if not isinstance(v, str):
+                raise _bad_type("value")
+            self.shared_vars[name] = v
+        else:
+            raise MIError(500, "bad shv type")
+        return "OK"
+
+    def cmd_shv_get(self, p: Params) -> Any:
+        def var(n: str) -> dict:
+            return {"name": n, "value": self.shared_vars[n]}
+
+        if p.has("name"):
+            name = p.str("name")
+            if name not in self.shared_vars:
+                raise MIError(404, "Variable not found")
+            return {"VAR": var(name)}
+        return {"VARs": [var(n) for n in self.shared_vars]}
 
     def cmd_pike_list(self, p: Params) -> Any:
         return {"IPs": list(self.pike_blocked)}

@@ -135,9 +135,12 @@ class Deliverer:
                 return
             event, params, subs = item
             try:
+                payload: bytes | None = None      # the same datagram for every udp/unix subscriber
                 for sub in subs:
                     try:
-                        self._send(event, params, sub.target)
+                        if sub.target.proto != "tcp" and payload is None:
+                            payload = notification(event, params)
+                        self._send(event, params, sub.target, payload)
                     except Exception:  # noqa: BLE001 - a bad subscriber must not kill delivery
                         self.failed += 1
                         log.exception("delivery of %s to %s failed", event, sub.socket)
@@ -147,9 +150,10 @@ class Deliverer:
                     if self._busy == 0:
                         self._idle.notify_all()
 
-    def _send(self, event: str, params: Any, t: Target) -> None:
-        if t.proto == "udp":
+    def _send(self, event: str, params: Any, t: Target, payload: bytes | None = None) -> None:
+        if payload is None and t.proto != "tcp":
             payload = notification(event, params)
+        if t.proto == "udp":
             try:
                 assert self._udp is not None
                 self._udp.sendto(payload, (t.host, t.port))
@@ -158,7 +162,6 @@ class Deliverer:
                 self.failed += 1
                 log.info("event_datagram: cannot send to %s:%s: %s", t.host, t.port, exc)
         elif t.proto == "unix":
-            payload = notification(event, params)
             try:
                 assert self._unix is not None
                 self._unix.sendto(payload, t.path)

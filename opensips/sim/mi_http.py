@@ -156,6 +156,8 @@ class HTTPEndpoint:
             raise _Close() from None
         if length < 0 or length > MAX_BODY:
             raise _Close()
+        if headers.get("expect", "").lower() == "100-continue" and len(rest) < length:
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         while len(rest) < length:
             chunk = self._recv(conn)
             if not chunk:

@@ -98,6 +98,11 @@ class Registry:
                 self.events[name] = len(self.events)
             return self.events[name]
 
+    def event_list(self) -> list[tuple[str, int]]:
+        """(name, id) of every published event, by id."""
+        with self._lock:
+            return sorted(self.events.items(), key=lambda kv: kv[1])
+
     def clear(self) -> None:
         with self._lock:
             self._subs.clear()
@@ -138,7 +143,7 @@ class Registry:
         now = time.monotonic()
         out = []
         with self._lock:
-            for name, eid in sorted(self.events.items(), key=lambda kv: kv[1]):
+            for name, eid in sorted(self.events.items(), key=lambda kv: kv[1]):  # under the lock
                 subs = self._subs.get(name)
                 if subs:
                     self._purge(subs, now)
