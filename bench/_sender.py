@@ -32,8 +32,8 @@ def garbage(rng: random.Random) -> bytes:
     if kind == 1:  # truncated notification
         full = notification(rng.randrange(1 << 24))
         return full[: rng.randrange(1, len(full) - 1)]
-    if kind == 2:  # invalid UTF-8 inside an otherwise valid frame
-        return b'{"jsonrpc":"2.0","method":"' + EVENT.encode() + b'","params":{"ip":"\xff\xfe"}}'
+    if kind == 2:  # invalid UTF-8 and cut short (a complete frame with bad UTF-8 is still an event)
+        return b'{"jsonrpc":"2.0","method":"' + EVENT.encode() + b'","params":{"ip":"\xff\xfe'
     if kind == 3:  # JSON, but not an object
         return rng.choice([b"[1,2,3]", b"42", b'"E_PIKE_BLOCKED"', b"null", b"true"])
     if kind == 4:  # object without a method
