@@ -67,7 +67,7 @@ class DetailPane(Vertical):
     DetailPane > #summary { height: 1; }
     DetailPane > Sparkline { height: 1; margin: 0 0 0 0; }
     DetailPane > Horizontal { height: 1fr; }
-    DetailPane Tree { width: 2fr; height: 1fr; padding: 0; scrollbar-size-vertical: 1; }
+    DetailPane Tree { width: 1fr; height: 1fr; padding: 0; scrollbar-size-vertical: 1; }
     DetailPane #values-box { width: 1fr; height: 1fr; border-left: vkey $primary 30%; scrollbar-size-vertical: 1; }
     """
 
@@ -120,14 +120,14 @@ class DetailPane(Vertical):
         return out
 
     def _show_values(self, view: StatsView) -> None:
-        out = Text(end="")
+        out = Text(end="", no_wrap=True, overflow="ellipsis")
         if not view.distinct:
             out.append("no repeated values", style="dim")
         for key, values in view.distinct.items():
             out.append(clean(key, limit=30) or '""', style="bold")
             out.append("\n")
             for value, count in values:
-                out.append(f" {count:>5} ", style="cyan")
+                out.append(f"{count:>4} ", style="cyan")
                 out.append(clean(value, limit=60))
                 out.append("\n")
         self.query_one("#values", Static).update(out)

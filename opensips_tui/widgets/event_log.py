@@ -28,7 +28,7 @@ class EventLog(Vertical):
         height: 1fr;
     }
     EventLog:focus-within { border: round $primary; }
-    EventLog > Log { height: 1fr; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
+    EventLog > Log { height: 1fr; overflow-y: auto; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     EventLog > #marker {
         dock: bottom; height: 1; display: none;
         background: $warning; color: $text; text-style: bold;
