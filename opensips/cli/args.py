@@ -1,0 +1,136 @@
+"""MI connection flags shared by the command-line tools (and reusable by the TUI).
+
+Flags follow opensips-cli habits: ``-t/--type fifo|http|datagram``, ``-i/--ip``,
+``-p/--port``, ``-u/--unix-socket``, ``-f/--fifo-file``, ``--fifo-reply-dir``,
+``--url``, ``--timeout``. Each flag falls back to an ``OPENSIPS_MI_*``
+environment variable, then to the connector's own default. When ``--type`` is
+not given anywhere, it is inferred from the flags used (a URL means http, an
+ip/port/unix socket means datagram), else fifo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, NoReturn
+
+# flag dest -> environment variable
+ENV = {
+    "mi_type": "OPENSIPS_MI_TYPE",
+    "mi_url": "OPENSIPS_MI_URL",
+    "mi_ip": "OPENSIPS_MI_IP",
+    "mi_port": "OPENSIPS_MI_PORT",
+    "mi_unix_socket": "OPENSIPS_MI_UNIX_SOCKET",
+    "mi_fifo_file": "OPENSIPS_MI_FIFO",
+    "mi_fifo_fallback": "OPENSIPS_MI_FIFO_FALLBACK",
+    "mi_fifo_reply_dir": "OPENSIPS_MI_FIFO_REPLY_DIR",
+    "mi_timeout": "OPENSIPS_MI_TIMEOUT",
+    "mi_user": "OPENSIPS_MI_USER",
+    "mi_password": "OPENSIPS_MI_PASSWORD",
+}
+MI_TYPES = ("fifo", "http", "datagram")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: ... (see --help)``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_mi_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the MI transport flags (all default to None so the environment can fill them)."""
+    g = parser.add_argument_group("MI connection (flags override OPENSIPS_MI_* environment variables)")
+    g.add_argument("-t", "--type", dest="mi_type", choices=MI_TYPES, type=str.lower,
+                   help="MI transport [OPENSIPS_MI_TYPE; default: inferred from the flags, else fifo]")
+    g.add_argument("--url", dest="mi_url", metavar="URL",
+                   help="mi_http URL, e.g. http://127.0.0.1:8888/mi [OPENSIPS_MI_URL]")
+    g.add_argument("-i", "--ip", dest="mi_ip", metavar="IP",
+                   help="mi_datagram IP [OPENSIPS_MI_IP; default 127.0.0.1]")
+    g.add_argument("-p", "--port", dest="mi_port", metavar="PORT",
+                   help="mi_datagram UDP port [OPENSIPS_MI_PORT; default 8080]")
+    g.add_argument("-u", "--unix-socket", dest="mi_unix_socket", metavar="PATH",
+                   help="mi_datagram UNIX socket path [OPENSIPS_MI_UNIX_SOCKET]")
+    g.add_argument("-f", "--fifo-file", dest="mi_fifo_file", metavar="PATH",
+                   help="mi_fifo FIFO [OPENSIPS_MI_FIFO; default /var/run/opensips/opensips_fifo]")
+    g.add_argument("--fifo-fallback", dest="mi_fifo_fallback", metavar="PATH",
+                   help="FIFO tried when --fifo-file is missing [OPENSIPS_MI_FIFO_FALLBACK; default /tmp/opensips_fifo]")
+    g.add_argument("--fifo-reply-dir", dest="mi_fifo_reply_dir", metavar="DIR",
+                   help="where reply FIFOs are created [OPENSIPS_MI_FIFO_REPLY_DIR; default /tmp]")
+    g.add_argument("--user", dest="mi_user", metavar="NAME", help="mi_http basic-auth user [OPENSIPS_MI_USER]")
+    g.add_argument("--password", dest="mi_password", metavar="SECRET",
+                   help="mi_http basic-auth password [OPENSIPS_MI_PASSWORD]")
+    g.add_argument("--insecure", dest="mi_insecure", action="store_true",
+                   help="do not verify the mi_http TLS certificate")
+    g.add_argument("--timeout", dest="mi_timeout", metavar="SECONDS",
+                   help="seconds one MI call may take [OPENSIPS_MI_TIMEOUT; default 5]")
+
+
+def _value(args: argparse.Namespace, dest: str, environ: dict[str, str]) -> Any:
+    value = getattr(args, dest, None)
+    if value is None or value == "":
+        value = environ.get(ENV[dest]) or None
+    return value
+
+
+def mi_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """``(conn, kwargs)`` for ``OpenSIPSMI(conn, **kwargs)`` from parsed flags and the environment."""
+    env = dict(os.environ if environ is None else environ)
+    get = lambda dest: _value(args, dest, env)  # noqa: E731
+    conn = get("mi_type")
+    if conn is not None:
+        conn = str(conn).strip().lower()
+        if conn not in MI_TYPES:
+            raise ValueError(f"unknown MI type {conn!r} (from {ENV['mi_type']}): use fifo, http or datagram")
+    else:
+        if get("mi_url"):
+            conn = "http"
+        elif get("mi_unix_socket") or get("mi_ip") or get("mi_port"):
+            conn = "datagram"
+        else:
+            conn = "fifo"
+    kwargs: dict[str, Any] = {}
+    if get("mi_timeout") is not None:
+        kwargs["timeout"] = get("mi_timeout")
+    if conn == "http":
+        if get("mi_url"):
+            kwargs["url"] = get("mi_url")
+        if get("mi_user"):
+            kwargs["auth"] = (get("mi_user"), get("mi_password") or "")
+        if getattr(args, "mi_insecure", False):
+            kwargs["verify"] = False
+    elif conn == "datagram":
+        if get("mi_unix_socket"):
+            kwargs["datagram_unix_socket"] = get("mi_unix_socket")
+        if get("mi_ip"):
+            kwargs["datagram_ip"] = get("mi_ip")
+        if get("mi_port"):
+            kwargs["datagram_port"] = get("mi_port")
+    else:
+        if get("mi_fifo_file"):
+            kwargs["fifo_file"] = get("mi_fifo_file")
+        if get("mi_fifo_fallback"):
+            kwargs["fifo_file_fallback"] = get("mi_fifo_fallback")
+        if get("mi_fifo_reply_dir"):
+            kwargs["fifo_reply_dir"] = get("mi_fifo_reply_dir")
+    return conn, kwargs
+
+
+def mi_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Any:
+    """An ``OpenSIPSMI`` built from the flags; raises ValueError / OpenSIPSMIException on bad values."""
+    from opensips.mi import OpenSIPSMI
+
+    conn, kwargs = mi_settings(args, environ)
+    return OpenSIPSMI(conn, **kwargs)
+
+
+def fail(prog: str, message: str, status: int = 1) -> int:
+    """Print one error line on stderr and return the exit status (no traceback, ever)."""
+    message = " ".join(str(message).split()) or "unknown error"
+    try:
+        sys.stderr.write(f"{prog}: error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return status

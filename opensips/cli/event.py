@@ -1,0 +1,146 @@
+"""``opensips-event``: subscribe to events and print each notification as one JSON line.
+
+    opensips-event [MI flags] [--transport datagram|stream] [--listen-ip IP]
+                   [--listen-port N] [--socket-path PATH] [--count N] [--expires S]
+                   EVENT [EVENT...]
+
+Runs until Ctrl-C (or SIGTERM), ``--count`` notifications, or the end of
+``--expires``; then unsubscribes. Exit status 0 on a normal end, 1 on an
+error (one line on stderr), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import signal
+import sys
+import time
+from typing import Any
+
+from .args import Parser, add_mi_arguments, fail, mi_from_args
+
+PROG = "opensips-event"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Subscribe to OpenSIPS events and print every notification "
+                                           "as one JSON line.")
+    add_mi_arguments(parser)
+    g = parser.add_argument_group("listener")
+    g.add_argument("--transport", choices=("datagram", "stream"), default="datagram", type=str.lower,
+                   help="datagram (event_datagram: UDP, or UNIX with --socket-path) or stream "
+                        "(event_stream: TCP); default datagram")
+    g.add_argument("--listen-ip", default="0.0.0.0", metavar="IP",
+                   help="address to listen on (default 0.0.0.0; OpenSIPS is told the local address "
+                        "that routes to the MI host)")
+    g.add_argument("--listen-port", type=int, default=0, metavar="N", help="port to listen on (default: any)")
+    g.add_argument("--socket-path", metavar="PATH", help="UNIX datagram socket to listen on (datagram only)")
+    g.add_argument("--count", type=int, metavar="N", help="exit after N notifications")
+    g.add_argument("--expires", type=int, metavar="S", help="subscribe for S seconds only, then exit")
+    parser.add_argument("events", metavar="EVENT", nargs="+", help="event names, e.g. E_PIKE_BLOCKED")
+    return parser
+
+
+def _line(msg: Any) -> str:
+    try:
+        return json.dumps(msg, ensure_ascii=False, separators=(", ", ": "))
+    except (TypeError, ValueError):  # pragma: no cover - decoded JSON always re-encodes
+        return json.dumps(repr(msg))
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text + "\n")
+    except UnicodeEncodeError:
+        sys.stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
+    sys.stdout.flush()
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    from opensips.event import OpenSIPSEventException, OpenSIPSEventHandler
+    from opensips.mi import OpenSIPSMIException
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.count is not None and args.count < 1:
+        return fail(PROG, "--count must be at least 1", 2)
+    if args.expires is not None and args.expires < 1:
+        return fail(PROG, "--expires must be at least 1 second", 2)
+    if args.socket_path and args.transport == "stream":
+        return fail(PROG, "--socket-path is for --transport datagram (stream is TCP)", 2)
+    if not 0 <= args.listen_port <= 65535:
+        return fail(PROG, "--listen-port must be between 0 and 65535", 2)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(levelname)s: %(message)s")
+    try:
+        mi = mi_from_args(args)
+    except (ValueError, OpenSIPSMIException) as exc:
+        return fail(PROG, f"bad MI settings: {exc}", 2)
+    try:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        pass
+
+    notes: queue.Queue = queue.Queue()
+    handler = None
+    try:
+        try:
+            handler = OpenSIPSEventHandler(mi, args.transport, ip=args.listen_ip, port=args.listen_port,
+                                           socket_path=args.socket_path)
+            subs = []
+            for name in dict.fromkeys(args.events):  # each once, in order
+                subs.append(handler.subscribe(name, lambda msg, _n=name: notes.put((_n, msg)),
+                                              expires=args.expires))
+        except OpenSIPSEventException as exc:
+            return fail(PROG, str(exc))
+        sys.stderr.write(f"{PROG}: listening on {handler.listen_address} for {', '.join(s.event for s in subs)}"
+                         f" via {mi.target}\n")
+        sys.stderr.flush()
+        printed = 0
+        warned = 0.0
+        while True:
+            try:
+                name, msg = notes.get(timeout=0.2)
+            except queue.Empty:
+                if all(s.state == "expired" for s in subs):
+                    return 0
+                continue
+            if msg is None:
+                if all(s.state == "expired" for s in subs):
+                    return 0
+                sub = next((s for s in subs if s.event == name), None)
+                if sub is not None and sub.state != "expired" and time.monotonic() - warned > 1:
+                    warned = time.monotonic()
+                    sys.stderr.write(f"{PROG}: warning: 10 unparsable notifications in a row\n")
+                continue
+            _write(_line(msg))
+            printed += 1
+            if args.count is not None and printed >= args.count:
+                return 0
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        from .mi import _silence_stdout
+
+        _silence_stdout()
+        return 0
+    finally:
+        if handler is not None:
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the unsubscribe finish
+            except (ValueError, OSError):  # pragma: no cover
+                pass
+            handler.close()
+        try:
+            mi.close()
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
