@@ -5,11 +5,12 @@ by their JSON-RPC ``method`` through ``routes`` (event name -> callbacks), a
 dict the handler replaces as a whole (copy-on-write), so the receive loop
 reads it without a lock.
 
-Threads are daemons with a stop flag; they sleep in ``poll`` with a short
-timeout plus a wake-up socketpair, so ``stop()`` returns at once and a
-program that forgets to unsubscribe still exits. The datagram socket is
-non-blocking and drained in a tight loop: under load there is one
-``recv`` syscall per event and nothing else (no timeout poll, no logging).
+Threads are daemons with a stop flag, so a program that forgets to
+unsubscribe still exits. The datagram loop is one blocking ``recv`` per
+event and nothing else (no poll before it, no logging): the kernel-side
+receive timeout (SO_RCVTIMEO, 0.25 s) bounds how long it sleeps when idle,
+and ``stop()`` wakes it at once with an empty datagram to itself. The TCP
+loop sleeps in a selector with the same timeout plus a wake-up socketpair.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import select
 import selectors
 import socket
 import stat
+import struct
 import threading
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .decode import DEFAULT_MAX_BUFFER, StreamBufferOverflow, StreamDecoder, decode_notification
 
@@ -51,9 +52,6 @@ class Listener:
         self.stats = {"received": 0, "delivered": 0, "unrouted": 0, "garbage": 0, "refused": 0}
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
         self.sock: socket.socket | None = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -69,10 +67,7 @@ class Listener:
     def stop(self, timeout: float = 1.0) -> None:
         """Stop the thread and close the socket; safe to call twice and from a callback."""
         self._stopping = True
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
+        self._wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -91,12 +86,14 @@ class Listener:
             self._close()
 
     def _close(self) -> None:
-        for s in (self.sock, self._wake_r, self._wake_w):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _wake(self) -> None:
+        """Make the thread look at its stop flag now (else it does within POLL_TIMEOUT_MS)."""
 
     def _run(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -132,12 +129,26 @@ class Listener:
 class DatagramListener(Listener):
     """event_datagram: one JSON notification per datagram (UDP or UNIX)."""
 
+    def _wake_target(self) -> tuple[int, Any] | None:  # pragma: no cover - abstract
+        return None
+
+    def _wake(self) -> None:
+        target = self._wake_target()
+        if target is None:
+            return
+        family, addr = target
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.sendto(b"", addr)
+        except OSError:
+            pass  # the receive timeout still ends the loop
+
     def _run(self) -> None:
         sock = self.sock
         assert sock is not None
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        poller.register(self._wake_r.fileno(), select.POLLIN)
+        sock.setblocking(True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("ll", 0, POLL_TIMEOUT_MS * 1000))
         allowed = self.allowed_sources
         decode = decode_notification
         received = delivered = unrouted = 0
@@ -148,13 +159,12 @@ class DatagramListener(Listener):
                 # hot loop: drain everything queued without any other syscall
                 try:
                     data = recv(MAX_DATAGRAM)
-                except BlockingIOError:
+                except BlockingIOError:  # SO_RCVTIMEO: idle for a while
                     st = self.stats
                     st["received"] += received
                     st["delivered"] += delivered
                     st["unrouted"] += unrouted
                     received = delivered = unrouted = 0
-                    poller.poll(POLL_TIMEOUT_MS)
                     continue
                 except OSError as exc:
                     if self._stopping:
@@ -163,6 +173,8 @@ class DatagramListener(Listener):
                         continue
                     log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
                     break
+                if not data:  # zero-length: stop()'s wake-up (never a notification)
+                    continue
                 received += 1
                 msg = decode(data)
                 if msg is None:
@@ -192,7 +204,6 @@ class DatagramListener(Listener):
                 try:
                     data, addr = recvfrom(MAX_DATAGRAM)
                 except BlockingIOError:
-                    poller.poll(POLL_TIMEOUT_MS)
                     continue
                 except OSError as exc:
                     if self._stopping:
@@ -201,6 +212,8 @@ class DatagramListener(Listener):
                         continue
                     log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
                     break
+                if not data:
+                    continue
                 source = addr[0] if isinstance(addr, tuple) else addr
                 if source not in allowed:
                     self.stats["refused"] += 1
@@ -241,6 +254,10 @@ class UDPListener(DatagramListener):
     def describe(self) -> str:
         return f"udp:{self.address[0]}:{self.address[1]}"
 
+    def _wake_target(self) -> tuple[int, Any]:
+        host, port = self.address
+        return socket.AF_INET, ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)
+
 
 class UnixDatagramListener(DatagramListener):
     kind = "unix"
@@ -267,6 +284,9 @@ class UnixDatagramListener(DatagramListener):
     def describe(self) -> str:
         return f"unix:{self.path}"
 
+    def _wake_target(self) -> tuple[int, Any]:
+        return socket.AF_UNIX, self.path
+
     def _close(self) -> None:
         super()._close()
         # remove the file only if it is still ours (not a newer socket bound at the same path)
@@ -292,6 +312,9 @@ class TCPStreamListener(Listener):
     def __init__(self, ip: str, port: int, max_buffer: int = DEFAULT_MAX_BUFFER, **kwargs) -> None:
         super().__init__(**kwargs)
         self.max_buffer = max_buffer
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -305,6 +328,20 @@ class TCPStreamListener(Listener):
         self.sock = sock
         self.address: tuple[str, int] = sock.getsockname()[:2]
         self._conns: dict[socket.socket, tuple[StreamDecoder, str]] = {}
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _close(self) -> None:
+        super()._close()
+        for s in (self._wake_r, self._wake_w):
+            try:
+                s.close()
+            except OSError:
+                pass
 
     def describe(self) -> str:
         return f"tcp:{self.address[0]}:{self.address[1]}"
