@@ -195,3 +195,27 @@ def test_hang_and_stop_leave_no_fifo(sim_factory):
         rf.close()
     sim.stop()
     assert not os.path.exists(path)
+
+
+def test_request_written_in_two_writes_is_served(sim):
+    rf = ReplyFifo(sim.fifo_reply_dir, "split_reply")
+    try:
+        fd = os.open(sim.fifo_path, os.O_WRONLY)
+        try:
+            os.write(fd, b':split_reply:{"jsonrpc":"2.0",')
+            time.sleep(0.01)
+            os.write(fd, b'"method":"version","id":7}')
+        finally:
+            os.close(fd)
+        assert json.loads(rf.read(3.0))["id"] == 7
+    finally:
+        rf.close()
+
+
+def test_garbage_does_not_swallow_the_next_request(sim):
+    rf = ReplyFifo(sim.fifo_reply_dir, "after_garbage")
+    try:
+        _write(sim, b':x:{"jsonrpc":"2.0",,,}\n:after_garbage:{"jsonrpc":"2.0","method":"version","id":8}')
+        assert json.loads(rf.read(3.0))["id"] == 8
+    finally:
+        rf.close()
