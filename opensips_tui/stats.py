@@ -99,10 +99,8 @@ class EventStats:
         return sum(self.history(now, window)) / window
 
     def view(self, now: float) -> StatsView:
-        distinct = {
-            key: sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
-            for key, values in self._distinct.items()
-            if values
-        }
+        tracked = [(key, values) for key, values in self._distinct.items() if values]
+        tracked.sort(key=lambda kv: -len(kv[1]))  # varying params first, constants last
+        distinct = {key: sorted(values.items(), key=lambda kv: (-kv[1], kv[0])) for key, values in tracked}
         return StatsView(self.name, self.count, self.rate(now), self.first_seen, self.last_seen,
                          self.last_params, self.history(now), distinct)

@@ -271,4 +271,4 @@ async def test_burst_through_the_feed_keeps_counts_exact(sim, tmp_path) -> None:
         await until(pilot, lambda: app.feed.summary()["E_X"][0] == 30_000, "all counted")
         await until(pilot, lambda: log_lines(app) and log_lines(app)[-1].endswith("i=29999"), "tail")
         assert len(log_lines(app)) <= 2000
-        assert app.status.rate > 0
+        await until(pilot, lambda: app.status.rate > 0, "events/s in the status bar")

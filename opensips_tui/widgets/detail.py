@@ -57,6 +57,8 @@ def fill_tree(node: TreeNode, value: Any, budget: list[int]) -> None:
 class DetailPane(Vertical):
     """Counters, sparkline, payload tree and distinct values of one event."""
 
+    ALLOW_MAXIMIZE = True  # z zooms it
+
     DEFAULT_CSS = """
     DetailPane {
         border: round $primary 40%;
@@ -67,6 +69,7 @@ class DetailPane(Vertical):
     DetailPane > #summary { height: 1; }
     DetailPane > Sparkline { height: 1; margin: 0 0 0 0; }
     DetailPane > Horizontal { height: 1fr; }
+    DetailPane #values { text-wrap: nowrap; text-overflow: ellipsis; }
     DetailPane Tree { width: 1fr; height: 1fr; padding: 0; scrollbar-size-vertical: 1; }
     DetailPane #values-box { width: 1fr; height: 1fr; border-left: vkey $primary 30%; scrollbar-size-vertical: 1; }
     """
@@ -128,7 +131,7 @@ class DetailPane(Vertical):
             out.append("\n")
             for value, count in values:
                 out.append(f"{count:>4} ", style="cyan")
-                out.append(clean(value, limit=60))
+                out.append(clean(value, limit=60) if value != "" else '""')
                 out.append("\n")
         self.query_one("#values", Static).update(out)
 

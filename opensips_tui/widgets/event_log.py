@@ -21,6 +21,8 @@ from .filter_bar import FilterBar
 class EventLog(Vertical):
     """The ``Log``, its filter input and its "paused, N new" marker; owns pause state."""
 
+    ALLOW_MAXIMIZE = True  # z zooms it
+
     DEFAULT_CSS = """
     EventLog {
         border: round $primary 40%;
@@ -43,12 +45,24 @@ class EventLog(Vertical):
         self.paused = False
         self.unseen = 0          # matching events not on screen (paused / scrolled up)
         self.last_seq = 0        # newest entry written to the Log
+        self.following = True    # at the bottom: new lines scroll into view
         self.border_title = "Log"
 
     def compose(self) -> ComposeResult:
         yield FilterBar()
         yield Log(max_lines=self.max_lines, id="log")
         yield Static(id="marker")
+
+    def on_mount(self) -> None:
+        self.watch(self.log_widget, "scroll_y", self._scrolled, init=False)
+
+    def _scrolled(self, scroll_y: float) -> None:
+        """The operator (or our own scroll_end) moved the log: follow only at the bottom."""
+        log = self.log_widget
+        self.following = scroll_y >= log.max_scroll_y - 1
+        if self.following and not self.paused:
+            self.unseen = 0
+        self._show_marker()
 
     @property
     def log_widget(self) -> Log:
@@ -64,19 +78,19 @@ class EventLog(Vertical):
         if self.paused:
             self.unseen += batch.matched
         elif batch.matched:
-            following = log.is_vertical_scroll_end
             lines = []
             if batch.skipped:
                 lines.append(f"... {batch.skipped} more events in this burst "
                              "(counted, kept for export; not shown)")
             lines.extend(e.line(self.utc) for e in batch.entries)
-            log.write_lines(lines)
+            # Scroll after the layout has grown (Log's own immediate scroll can land short).
+            log.write_lines(lines, scroll_end=False)
             if batch.entries:
                 self.last_seq = batch.entries[-1].seq
-            if not following:
+            if self.following:
+                log.scroll_end(animate=False, x_axis=False)
+            else:
                 self.unseen += batch.matched
-        if not self.paused and self.unseen and log.is_vertical_scroll_end:
-            self.unseen = 0
         self._show_marker()
 
     def reload(self, entries: Iterable[Entry]) -> None:
@@ -84,7 +98,9 @@ class EventLog(Vertical):
         entries = list(entries)[-self.max_lines:]
         log = self.log_widget
         log.clear()
-        log.write_lines([e.line(self.utc) for e in entries], scroll_end=True)
+        log.write_lines([e.line(self.utc) for e in entries], scroll_end=False)
+        self.following = True
+        log.scroll_end(animate=False, x_axis=False)
         self.last_seq = entries[-1].seq if entries else self.last_seq
         self.unseen = 0
         self._show_marker()
@@ -92,6 +108,7 @@ class EventLog(Vertical):
     def clear(self) -> None:
         self.log_widget.clear()
         self.unseen = 0
+        self.following = True
         self._show_marker()
 
     def set_paused(self, paused: bool) -> None:
@@ -101,10 +118,13 @@ class EventLog(Vertical):
         self._show_marker()
 
     def _show_marker(self) -> None:
-        marker = self.query_one("#marker", Static)
+        found = self.query("#marker")
+        if not found:  # unmounting
+            return
+        marker = found.first(Static)
         if self.paused:
             marker.update(Text(f" paused, {self.unseen} new  (p: resume)"))
-        elif not self.log_widget.is_vertical_scroll_end and self.unseen:
+        elif not self.following and self.unseen:
             marker.update(Text(f" paused (scrolled up), {self.unseen} new  (end: follow)"))
         else:
             marker.remove_class("shown")

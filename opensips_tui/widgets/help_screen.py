@@ -29,8 +29,8 @@ def help_text(app, sections: list[tuple[str, list[Binding]]], keymap: dict[str, 
     for title, bindings in sections:
         out.append(f"\n{title}\n", style="bold underline")
         for binding in bindings:
-            out.append(f"  {key_names(app, binding, keymap):<16}", style="bold cyan")
-            out.append(binding.description or binding.action)
+            out.append(f"  {key_names(app, binding, keymap):<12}", style="bold cyan")
+            out.append(f"{binding.description or binding.action:<26}")
             if binding.id:
                 out.append(f"  ({binding.id})", style="dim")
             out.append("\n")

@@ -1,0 +1,89 @@
+"""Regenerate the screenshots in this folder from the demo (simulated OpenSIPS + traffic).
+
+    python screenshots/make_screenshots.py            # SVG, plus PNG when cairosvg is installed
+
+Writes main.svg (the main screen), detail.svg (the detail pane zoomed) and help.svg (``?``),
+each at 120x40, plus main-80x24.svg. Never edit the outputs by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from opensips.sim import SimulatedOpenSIPS  # noqa: E402
+from opensips_tui.__main__ import DEMO_SUBSCRIBE  # noqa: E402
+from opensips_tui.app import OpenSIPSTUI  # noqa: E402
+from opensips_tui.config import Settings  # noqa: E402
+
+
+async def until(pilot, cond, tries: int = 200) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise SystemExit("timed out waiting for the demo")
+
+
+def save(app: OpenSIPSTUI, name: str) -> Path:
+    path = HERE / f"{name}.svg"
+    app.save_screenshot(filename=path.name, path=str(HERE))
+    return path
+
+
+async def shoot(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, str]) -> list[Path]:
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
+                        subscribe=[*DEMO_SUBSCRIBE, "E_CORE_THRESHOLD"], export_dir=HERE / "tmp")
+    app = OpenSIPSTUI(settings)
+    out: list[Path] = []
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
+        await until(pilot, lambda: app.feed.view("E_PIKE_BLOCKED").count >= 3
+                    and app.feed.view("E_UL_CONTACT_INSERT").count >= 2, tries=400)
+        await pilot.pause(2.0)
+        app.events.highlighted = app.events.names.index("E_PIKE_BLOCKED")
+        await pilot.pause(0.6)
+        app.clear_notifications()
+        out.append(save(app, names["main"]))
+        if "detail" in names:
+            app.events.highlighted = app.events.names.index("E_UL_CONTACT_INSERT")
+            await pilot.pause(0.6)
+            app.query_one("#payload").focus()
+            await pilot.press("z")
+            await pilot.pause(0.3)
+            out.append(save(app, names["detail"]))
+            await pilot.press("z")
+        if "help" in names:
+            app.events.focus()
+            await pilot.press("question_mark")
+            await pilot.pause(0.3)
+            out.append(save(app, names["help"]))
+    return out
+
+
+def to_png(svgs: list[Path]) -> None:
+    try:
+        import cairosvg
+    except ImportError:
+        print("cairosvg not installed: SVG only")
+        return
+    for svg in svgs:
+        cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1600)
+        print(svg.with_suffix(".png"))
+
+
+def main() -> None:
+    with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
+        svgs = asyncio.run(shoot(sim, (120, 40), {"main": "main", "detail": "detail", "help": "help"}))
+        svgs += asyncio.run(shoot(sim, (80, 24), {"main": "main-80x24"}))
+    for svg in svgs:
+        print(svg)
+    to_png(svgs)
+
+
+if __name__ == "__main__":
+    main()
