@@ -1,0 +1,160 @@
+"""Ctrl+C (SIGINT) / SIGTERM on ``opensips-event`` at several moments of its life.
+
+Whenever the operator interrupts it -- while starting, subscribing, idle or in
+a flood of events, once or twice -- it must leave no subscriber on the
+simulator, no UNIX socket file, no reply FIFO, and print no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from opensips.sim import SimulatedOpenSIPS
+
+EVENTS = ["E_PIKE_BLOCKED", "E_CORE_LOG"]
+
+
+def cli_command() -> list[str]:
+    script = Path(sys.executable).with_name("opensips-event")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "opensips.cli.event"]
+
+
+def mi_flags(sim: SimulatedOpenSIPS, conn: str) -> list[str]:
+    if conn == "fifo":
+        return ["-t", "fifo", "-f", sim.fifo_path, "--fifo-reply-dir", sim.fifo_reply_dir]
+    if conn == "http":
+        return ["-t", "http", "--url", sim.http_url]
+    host, port = sim.datagram_addr  # type: ignore[misc]
+    return ["-t", "datagram", "-i", host, "-p", str(port)]
+
+
+def live_subscribers(sim: SimulatedOpenSIPS) -> list[dict]:
+    return [s for s in sim.subscribers() if s.get("ttl") != "expired"]
+
+
+def wait_for(cond, timeout: float = 5.0) -> bool:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return bool(cond())
+
+
+class Run:
+    """One opensips-event process with its stderr read on a thread (to see "listening on")."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.proc = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace")
+        self.err: list[str] = []
+        self.out: list[str] = []
+        self.listening = threading.Event()
+        self._t = [threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+                   threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True)]
+        for t in self._t:
+            t.start()
+
+    def _read(self, stream, sink: list[str]) -> None:  # noqa: ANN001
+        for line in stream:
+            sink.append(line)
+            if "listening on" in line:
+                self.listening.set()
+
+    def finish(self, timeout: float = 10.0) -> int:
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"opensips-event did not exit within {timeout}s after the signal") from None
+        for t in self._t:
+            t.join(2)
+        return rc
+
+
+def reply_dir_files(sim: SimulatedOpenSIPS) -> set[str]:
+    return set(os.listdir(sim.fifo_reply_dir)) if sim.fifo_reply_dir else set()
+
+
+def check_clean(sim: SimulatedOpenSIPS, run: Run, rc: int, before: set[str], sock: Path | None) -> None:
+    stderr = "".join(run.err)
+    assert "Traceback" not in stderr, stderr
+    assert rc in (0, 1, 130, -signal.SIGINT, -signal.SIGTERM), (rc, stderr)
+    assert wait_for(lambda: not live_subscribers(sim), 3), (live_subscribers(sim), stderr)
+    assert sock is None or not sock.exists(), f"socket file {sock} left behind"
+    assert wait_for(lambda: reply_dir_files(sim) == before, 2), reply_dir_files(sim) - before
+
+
+def flood(sim: SimulatedOpenSIPS, stop: threading.Event) -> None:
+    i = 0
+    while not stop.is_set():
+        sim.raise_event("E_PIKE_BLOCKED", {"ip": f"10.9.{i >> 8 & 255}.{i & 255}"})
+        i += 1
+        time.sleep(0.0005)
+
+
+MOMENTS = ["0.0", "0.1", "0.3", "listening", "streaming", "twice"]
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+@pytest.mark.parametrize("conn", ["fifo", "http"])
+def test_sigint_leaves_nothing_behind(moment: str, conn: str, sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
+    sock = tmp_path / "ev.sock"
+    before = reply_dir_files(sim)
+    run = Run(mi_flags(sim, conn) + ["--socket-path", str(sock), *EVENTS])
+    stop = threading.Event()
+    flooder = threading.Thread(target=flood, args=(sim, stop), daemon=True)
+    try:
+        if moment in ("listening", "streaming", "twice"):
+            assert run.listening.wait(10), "".join(run.err)
+        if moment == "streaming":
+            flooder.start()
+            assert wait_for(lambda: len(run.out) > 20, 5), "".join(run.err)
+        elif moment == "twice":
+            flooder.start()
+            wait_for(lambda: len(run.out) > 5, 5)
+        else:
+            if moment != "listening":
+                time.sleep(float(moment))
+        run.proc.send_signal(signal.SIGINT)
+        if moment == "twice":
+            time.sleep(0.01)  # an impatient operator: Ctrl+C again while it unsubscribes
+            if run.proc.poll() is None:
+                run.proc.send_signal(signal.SIGINT)
+        rc = run.finish()
+    finally:
+        stop.set()
+        if flooder.is_alive():
+            flooder.join(2)
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(5)
+    check_clean(sim, run, rc, before, sock)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_while_mi_hangs_on_subscribe(sig: int, sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
+    """Interrupted while its event_subscribe waits on a silent OpenSIPS: exits, cleans up."""
+    sock = tmp_path / "ev.sock"
+    before = reply_dir_files(sim)
+    sim.hang = True
+    run = Run(mi_flags(sim, "fifo") + ["--timeout", "3", "--socket-path", str(sock), *EVENTS])
+    try:
+        time.sleep(1.0)  # imports done, subscribe in flight
+        run.proc.send_signal(sig)
+        rc = run.finish()
+    finally:
+        sim.hang = False
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(5)
+    check_clean(sim, run, rc, before, sock)
