@@ -13,6 +13,10 @@ The wire rules come from the captures in tests/fixtures/opensips-wire/*/fifo/:
 Every call has its own reply FIFO (unique, unpredictable name, mode 0600), so
 calls from many threads never read each other's replies. Requests under
 PIPE_BUF (4096 on Linux) are written atomically, so they never interleave.
+Calls to one FIFO from this process still take turns: mi_fifo serves one
+request at a time anyway, and reads its pipe in 4096-byte chunks, so many
+requests queued at once can be split across two reads (the simulator then
+drops the split one). One outstanding request per FIFO avoids that.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import secrets
 import select
 import stat
+import threading
 
 from .errors import OpenSIPSMIConnectionError, OpenSIPSMIRequestError, OpenSIPSMITimeoutError
 from .options import as_str
@@ -36,6 +41,16 @@ MAX_REQUEST = 4096
 #: Replies larger than this are refused (FIFO replies have no size limit of their own).
 MAX_REPLY = 64 * 1024 * 1024
 REPLY_PREFIX = "opensips_mi_reply_"
+
+_turns: dict[str, threading.Lock] = {}
+_turns_lock = threading.Lock()
+
+
+def _turn(fifo: str) -> threading.Lock:
+    """The lock that gives calls to ``fifo`` (from any connector in this process) their turn."""
+    key = os.path.realpath(fifo)
+    with _turns_lock:
+        return _turns.setdefault(key, threading.Lock())
 
 
 class FifoTransport(Transport):
@@ -114,11 +129,19 @@ class FifoTransport(Transport):
                 "check fifo_reply_dir exists, is writable and is mi_fifo's reply_dir"
             ) from None
         reader = -1
+        turn = _turn(fifo)
         try:
             # The reader must exist before OpenSIPS tries to answer (it waits ~0.3 s).
             reader = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-            self._write_request(fifo, line, deadline)
-            return self._read_reply(reader, fifo, deadline)
+            if not turn.acquire(timeout=max(deadline.remaining(), 0.001)):
+                raise OpenSIPSMITimeoutError(
+                    f"other calls kept {self.target} busy for {self.timeout:g}s: is OpenSIPS slow to answer?"
+                )
+            try:
+                self._write_request(fifo, line, deadline)
+                return self._read_reply(reader, fifo, deadline)
+            finally:
+                turn.release()
         finally:
             if reader >= 0:
                 os.close(reader)
