@@ -285,3 +285,86 @@ def test_subscribe_with_mi_down_leaves_no_thread_or_socket(tmp_path: Path) -> No
     hdl.close()
     assert "cannot" in str(exc.value)
     assert wait_for(lambda: not event_threads(), 2) and not path.exists()
+
+
+# -- the simulator *process* killed (SIGKILL: no cleanup, stale FIFO) and started again ------
+
+def _start_sim_process(fifo: Path, http_port: int) -> "subprocess.Popen[str]":
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "opensips.sim", "--mi-fifo", str(fifo),
+                             "--mi-http", f"127.0.0.1:{http_port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("mi_http"):
+            return proc
+    proc.kill()
+    raise AssertionError(f"opensips-sim did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def _kill(proc: "subprocess.Popen[str]") -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(5)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.mark.parametrize("kind", ["udp", "tcp"])
+def test_sim_process_killed_and_restarted_over_fifo_mi(kind: str, tmp_path: Path) -> None:
+    """SIGKILL leaves the FIFO file behind and closes every socket at once; the restarted
+    process serves the same FIFO, and our permanent subscription comes back by itself."""
+    fifo = tmp_path / "opensips_fifo"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
+    raiser = None
+    proc = _start_sim_process(fifo, http_port)
+    inbox = Inbox()
+    states: list[str] = []
+    mi = OpenSIPSMI("fifo", fifo_file=str(fifo), fifo_reply_dir=str(tmp_path), timeout=1)
+    hdl = OpenSIPSEventHandler(mi, "stream" if kind == "tcp" else "datagram", ip="127.0.0.1",
+                               refresh_interval=0.3, on_state_change=lambda ev, st: states.append(st))
+    try:
+        raiser = OpenSIPSMI("http", url=f"http://127.0.0.1:{http_port}/mi", timeout=1)
+
+        def raise_ip(ip: str) -> None:
+            raiser.execute("raise_event", {"event": EVENT, "params": json.dumps({"ip": ip})})
+
+        ev = hdl.subscribe(EVENT, inbox)
+        raise_ip("10.7.0.1")
+        assert wait_for(lambda: "10.7.0.1" in inbox.ips(), 5)
+
+        _kill(proc)
+        assert fifo.exists(), "SIGKILL should leave the FIFO file behind (that is the point)"
+        assert wait_for(lambda: ev.state == "retrying", 10), (ev.state, states)
+
+        proc = _start_sim_process(fifo, http_port)
+        assert wait_for(lambda: ev.state == "active", 20), (ev.state, states)
+        n = 0
+
+        def delivered() -> bool:
+            nonlocal n
+            n += 1
+            try:
+                raise_ip(f"10.7.1.{n}")
+            except Exception:  # noqa: BLE001 - the http side may still be starting
+                return False
+            return any(ip.startswith("10.7.1.") for ip in inbox.ips())
+
+        assert wait_for(delivered, 5, step=0.2), inbox.items
+    finally:
+        hdl.close()
+        if raiser is not None:
+            raiser.close()
+        _kill(proc)
+    # our reply FIFOs never outlive a call, even while the server was dead
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "opensips_fifo") == []
+    assert wait_for(lambda: not event_threads(), 2)
