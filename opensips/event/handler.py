@@ -296,17 +296,22 @@ class OpenSIPSEventHandler:
             self._listener = None
             self._socket = None
             if listener is not None:
-                listener.routes = {}
+                listener.routes.clear()
         if listener is not None:
             listener.stop()
 
     def _rebuild_routes(self) -> None:
-        """Copy-on-write: the listener thread reads ``routes`` without a lock."""
+        """The listener thread reads ``routes`` without a lock; single-key updates are atomic."""
         routes: dict[str, tuple] = {}
         for s in self._subs:
             routes[s.event] = routes.get(s.event, ()) + (s.callback,)
         if self._listener is not None:
-            self._listener.routes = routes
+            live = self._listener.routes  # the listener holds this very dict: update it key by key
+            for event, callbacks in routes.items():
+                if live.get(event) != callbacks:
+                    live[event] = callbacks
+            for event in [e for e in live if e not in routes]:
+                live.pop(event, None)
 
     def _on_garbage(self) -> None:
         with self._lock:
