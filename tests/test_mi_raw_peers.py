@@ -414,6 +414,7 @@ def test_http_request_is_one_write_with_json_content_type_and_auth(tcp_peer) -> 
             with pytest.raises(OpenSIPSMICommandError) as info:
                 run_bounded(lambda: mi.execute("no_such_command"), 5)
             assert (info.value.code, info.value.message) == (-32601, "Method not found")
+    assert len(peer._conns) == 1, "the keep-alive connection was not reused"
     head = seen[0].partition(b"\r\n\r\n")[0].lower()
     assert b"content-type: application/json" in head
     assert b"authorization: basic YWRtaW46c2VjcmV0".lower() in head
@@ -683,3 +684,51 @@ def test_closed_connector_refuses_calls(udp_peer) -> None:
     mi.close()
     with pytest.raises(OpenSIPSMIConnectionError, match="closed"):
         mi.execute("version")
+
+
+# -- TLS ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_peer(tmp_path: Path, tcp_peer) -> Iterator[tuple[TcpPeer, str]]:
+    """An HTTPS MI peer with a self-signed certificate for 127.0.0.1 (made with the openssl CLI)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def handle(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            while True:
+                _, body = read_http_request(tls)
+                if not body:
+                    return
+                payload = ok_reply(body, "over tls")
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+
+    peer = tcp_peer(handle)
+    yield peer, str(cert)
+
+
+def test_https_verifies_certificates_by_default(tls_peer) -> None:
+    peer, cert = tls_peer
+    url = peer.url.replace("http://", "https://")
+    with OpenSIPSMI("http", url=url, timeout=3) as mi:
+        with pytest.raises(OpenSIPSMIConnectionError, match="(?i)certificate"):
+            run_bounded(lambda: mi.execute("version"), 6)
+    with OpenSIPSMI("http", url=url, timeout=3, verify="no") as mi:
+        assert run_bounded(lambda: mi.execute("version"), 6) == "over tls"
+    with OpenSIPSMI("http", url=url, timeout=3, verify=cert) as mi:  # a CA bundle path
+        assert run_bounded(lambda: mi.execute("version"), 6) == "over tls"
+        assert run_bounded(lambda: mi.execute("version"), 6) == "over tls"  # reused connection
