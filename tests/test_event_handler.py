@@ -371,3 +371,28 @@ def test_async_unsubscribe(sim, mi, make) -> None:
 
     asyncio.run(main())
     assert wait_until(lambda: not our_threads(), 1)
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+def test_garbage_datagrams_interleaved_with_opensips_events(sim, make, kind) -> None:
+    """Garbage from a stranger between real notifications: every valid one arrives, 10 bad in a row give None."""
+    h = make(kind)
+    sink = Sink()
+    ev = h.subscribe("E_MY_CUSTOM", sink)
+    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+    addr = ev.socket.split(":", 1)[1] if kind == "unix" else ("127.0.0.1", int(ev.socket.rsplit(":", 1)[1]))
+    stranger = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        for i in range(20):
+            stranger.sendto([b"junk", b"{", b"\xff", b"[1]", b'{"jsonrpc":"2.0"'][i % 5], addr)
+            sim.raise_event("E_MY_CUSTOM", {"i": i})
+            sim.flush()
+        assert [m["params"]["i"] for m in sink.take(20)] == list(range(20))
+        for _ in range(10):
+            stranger.sendto(b"not json", addr)
+        assert sink.take(1) == [None]
+        assert ev.state == "active"
+        sim.raise_event("E_MY_CUSTOM", {"i": "after"})
+        assert sink.take(1)[0]["params"] == {"i": "after"}
+    finally:
+        stranger.close()
