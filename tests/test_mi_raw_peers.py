@@ -732,3 +732,17 @@ def test_https_verifies_certificates_by_default(tls_peer) -> None:
     with OpenSIPSMI("http", url=url, timeout=3, verify=cert) as mi:  # a CA bundle path
         assert run_bounded(lambda: mi.execute("version"), 6) == "over tls"
         assert run_bounded(lambda: mi.execute("version"), 6) == "over tls"  # reused connection
+
+
+def test_fifo_reply_dir_missing(fifo_env) -> None:
+    fifo, reply_dir = fifo_env
+    peer = FifoPeer(fifo, reply_dir, lambda name, req: [ok_reply(req, "unused")])
+    try:
+        mi = fifo_mi(fifo, reply_dir / "absent", timeout=1)
+        ok, reasons = mi.valid()
+        assert not ok and "is not a directory" in reasons[0]
+        with pytest.raises(OpenSIPSMIConnectionError, match="cannot create the reply FIFO.*fifo_reply_dir"):
+            run_bounded(lambda: mi.execute("version"), 5)
+        assert peer.requests == []
+    finally:
+        peer.close()

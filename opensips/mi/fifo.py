@@ -121,16 +121,18 @@ class FifoTransport(Transport):
         if fifo is None:
             raise OpenSIPSMIConnectionError(self._missing_message())
         reply_path = os.path.join(self.reply_dir, reply_name)
-        try:
-            os.mkfifo(reply_path, 0o600)
-        except OSError as exc:
-            raise OpenSIPSMIConnectionError(
-                f"cannot create the reply FIFO in {self.reply_dir} ({exc.strerror}): "
-                "check fifo_reply_dir exists, is writable and is mi_fifo's reply_dir"
-            ) from None
         reader = -1
+        not_ours = False  # only when the random name was taken: never unlink someone else's file
         turn = _turn(fifo)
         try:
+            try:
+                os.mkfifo(reply_path, 0o600)
+            except OSError as exc:
+                not_ours = isinstance(exc, FileExistsError)
+                raise OpenSIPSMIConnectionError(
+                    f"cannot create the reply FIFO in {self.reply_dir} ({exc.strerror}): "
+                    "check fifo_reply_dir exists, is writable and is mi_fifo's reply_dir"
+                ) from None
             # The reader must exist before OpenSIPS tries to answer (it waits ~0.3 s).
             reader = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
             if not turn.acquire(timeout=max(deadline.remaining(), 0.001)):
@@ -143,12 +145,14 @@ class FifoTransport(Transport):
             finally:
                 turn.release()
         finally:
+            # Runs on every path, KeyboardInterrupt included.
             if reader >= 0:
                 os.close(reader)
-            try:
-                os.unlink(reply_path)
-            except OSError:
-                pass
+            if not not_ours:
+                try:
+                    os.unlink(reply_path)
+                except OSError:
+                    pass
 
     def _open_error_message(self, fifo: str, exc: OSError) -> str:
         if exc.errno == errno.ENXIO:
