@@ -6,20 +6,17 @@ workers that answer with messages; everything else runs on the UI thread.
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import datetime
 from functools import partial
 from typing import Callable, Iterable
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from .backend import Backend, BackendError
+from .backend import Backend
 from .config import Settings
 from .feed import TOTAL, Feed
 from .filters import LogFilter
@@ -27,13 +24,14 @@ from .messages import (EventHighlighted, EventsListed, Exported, FilterChanged, 
                        SubscriptionChanged, ToggleRequested)
 from .safe import clean
 from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, StatusBar
+from .workers import Workers
 
 TICK = 0.08          # seconds between feed drains
 SLOW_TICK = 0.5      # counts, detail pane and rate refresh at most this often
 HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is down)
 
 
-class OpenSIPSTUI(App[None]):
+class OpenSIPSTUI(Workers, App[None]):
     TITLE = "opensips-tui"
     CSS_PATH = "app.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -123,46 +121,6 @@ class OpenSIPSTUI(App[None]):
             self.query_one(DetailPane).show(self.feed.view(current))
         states = {n: s for n, s in self.events.states.items() if s}
         self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=states)
-
-    # -- MI in worker threads ------------------------------------------------------------
-    @work(thread=True, group="mi-health", exclusive=True)
-    def _check_health(self) -> None:
-        try:
-            self.post_message(HealthChecked(True, self.backend.ping()))
-        except BackendError as exc:
-            self.post_message(HealthChecked(False, str(exc)))
-
-    @work(thread=True, group="mi-list", exclusive=True)
-    def _list_events(self) -> None:
-        try:
-            self.post_message(EventsListed(self.backend.events_list()))
-        except BackendError as exc:
-            self.post_message(EventsListed(None, str(exc)))
-
-    @work(thread=True, group="mi-subscribe")
-    def _toggle(self, name: str, subscribe: bool) -> None:
-        try:
-            if subscribe:
-                self.post_message(SubscriptionChanged(name, self.backend.subscribe(name)))
-            else:
-                self.backend.unsubscribe(name)
-                self.post_message(SubscriptionChanged(name, "stopped"))
-        except BackendError as exc:
-            self.post_message(SubscriptionChanged(name, "stopped" if subscribe else "active", str(exc)))
-
-    @work(thread=True, group="export")
-    def _export(self, entries: list) -> None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.settings.export_dir / f"events-{stamp}.jsonl"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as out:
-                for entry in entries:
-                    out.write(json.dumps(entry.as_json(), ensure_ascii=False, default=str) + "\n")
-        except OSError as exc:
-            self.post_message(Exported(path, 0, exc.strerror or str(exc)))
-            return
-        self.post_message(Exported(path, len(entries)))
 
     def _request(self, name: str, subscribe: bool) -> None:
         (self.wanted.add if subscribe else self.wanted.discard)(name)
@@ -274,11 +232,6 @@ class OpenSIPSTUI(App[None]):
         self.status.set(note="unsubscribing...")
         self.set_timer(2.0, self.exit)
         self._close_backend()
-
-    @work(thread=True, group="shutdown")
-    def _close_backend(self) -> None:
-        self.backend.close()
-        self.exit()
 
     def on_unmount(self) -> None:
         self.backend.close()  # however the app ends (also Pilot tests): nothing left subscribed

@@ -8,13 +8,12 @@ import json
 import threading
 from typing import Awaitable, Callable
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Log, Static, Tree
 
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
-from opensips_tui.widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, StatusBar
+from opensips_tui.widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen
 
 SIZE = (120, 40)
 

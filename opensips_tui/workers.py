@@ -1,0 +1,70 @@
+"""The app's blocking work, each in a ``@work(thread=True)`` worker that answers with a message.
+
+A mixin of :class:`~opensips_tui.app.OpenSIPSTUI`: it needs ``self.backend`` and
+``self.settings``. Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from .backend import BackendError
+from .messages import EventsListed, Exported, HealthChecked, SubscriptionChanged
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .config import Settings
+    from .feed import Entry
+
+
+class Workers:
+    backend: "Backend"
+    settings: "Settings"
+
+    @work(thread=True, group="mi-health", exclusive=True)
+    def _check_health(self) -> None:
+        try:
+            self.post_message(HealthChecked(True, self.backend.ping()))
+        except BackendError as exc:
+            self.post_message(HealthChecked(False, str(exc)))
+
+    @work(thread=True, group="mi-list", exclusive=True)
+    def _list_events(self) -> None:
+        try:
+            self.post_message(EventsListed(self.backend.events_list()))
+        except BackendError as exc:
+            self.post_message(EventsListed(None, str(exc)))
+
+    @work(thread=True, group="mi-subscribe")
+    def _toggle(self, name: str, subscribe: bool) -> None:
+        try:
+            if subscribe:
+                self.post_message(SubscriptionChanged(name, self.backend.subscribe(name)))
+            else:
+                self.backend.unsubscribe(name)
+                self.post_message(SubscriptionChanged(name, "stopped"))
+        except BackendError as exc:
+            self.post_message(SubscriptionChanged(name, "stopped" if subscribe else "active", str(exc)))
+
+    @work(thread=True, group="export")
+    def _export(self, entries: list["Entry"]) -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.settings.export_dir / f"events-{stamp}.jsonl"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8") as out:
+                for entry in entries:
+                    out.write(json.dumps(entry.as_json(), ensure_ascii=False, default=str) + "\n")
+        except OSError as exc:
+            self.post_message(Exported(path, 0, exc.strerror or str(exc)))
+            return
+        self.post_message(Exported(path, len(entries)))
+
+    @work(thread=True, group="shutdown")
+    def _close_backend(self) -> None:
+        self.backend.close()
+        self.exit()  # type: ignore[attr-defined]  # App.exit only posts a message: thread-safe
