@@ -53,8 +53,19 @@ def wait_until(pred: Callable[[], bool], timeout: float = 5.0, step: float = 0.0
     return pred()
 
 
+_BEFORE: set[threading.Thread] = set()
+
+
+@pytest.fixture(autouse=True)
+def _thread_baseline() -> None:
+    """Threads left by other test modules in the same run are not this test's."""
+    _BEFORE.clear()
+    _BEFORE.update(threading.enumerate())
+
+
 def our_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("opensips-event") and t.is_alive()]
+    return [t for t in threading.enumerate()
+            if t.name.startswith("opensips-event") and t.is_alive() and t not in _BEFORE]
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def _stopped_cleanly(listener, seconds: float = 1.0) -> None:
     assert time.monotonic() - t0 < seconds
     assert not listener.running
     assert listener.sock.fileno() == -1
-    assert not [t for t in threading.enumerate() if t.name.startswith("opensips-event")]
+    assert listener._thread not in threading.enumerate()
 
 
 @pytest.fixture
