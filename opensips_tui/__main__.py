@@ -7,9 +7,12 @@ to it, so the monitor shows live events on a machine without OpenSIPS.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from opensips.cli.args import ENV, Parser, add_mi_arguments, mi_settings
 
 from .config import ConfigError, Settings, config_path, resolve
 
@@ -17,22 +20,10 @@ DEMO_SUBSCRIBE = ["E_PIKE_BLOCKED", "E_UL_CONTACT_INSERT", "E_DLG_STATE_CHANGED"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="opensips-tui", description="Watch OpenSIPS events live in the terminal.",
         epilog="Try it without OpenSIPS: opensips-tui --demo")
-    mi = p.add_argument_group("MI connection (like opensips-mi)")
-    mi.add_argument("-t", "--type", dest="conn", choices=("fifo", "http", "datagram"),
-                    help="MI transport (default fifo)")
-    mi.add_argument("--url", help="mi_http URL, e.g. http://127.0.0.1:8888/mi")
-    mi.add_argument("-f", "--fifo-file", dest="fifo_file", help="mi_fifo path")
-    mi.add_argument("--fifo-fallback", dest="fifo_file_fallback", help="second fifo path to try")
-    mi.add_argument("--fifo-reply-dir", dest="fifo_reply_dir", help="directory for reply FIFOs")
-    mi.add_argument("-i", "--ip", dest="datagram_ip", help="mi_datagram IP")
-    mi.add_argument("-p", "--port", dest="datagram_port", type=int, help="mi_datagram port")
-    mi.add_argument("--unix-socket", dest="datagram_unix_socket", help="mi_datagram UNIX socket")
-    mi.add_argument("--timeout", type=float, help="MI timeout in seconds (default 5)")
-    mi.add_argument("--insecure", dest="verify", action="store_const", const=False,
-                    help="do not verify the TLS certificate of an https URL")
+    add_mi_arguments(p)
     ev = p.add_argument_group("event listener")
     ev.add_argument("--transport", choices=("datagram", "stream"), help="event_datagram or event_stream")
     ev.add_argument("--listen-ip", dest="listen_ip", help="address OpenSIPS sends events to")
@@ -66,14 +57,28 @@ def start_demo(settings: Settings) -> Any:
     return sim
 
 
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from parsed flags and the config file; ConfigError says what is wrong."""
+    env = dict(os.environ if environ is None else environ)
+    cli = {k: v for k, v in vars(args).items()
+           if k not in ("config", "print_config_path") and not k.startswith("mi_")}
+    if any(getattr(args, dest, None) for dest in ENV) or args.mi_insecure \
+            or any(env.get(var) for var in ENV.values()):
+        try:  # MI flags (or OPENSIPS_MI_* variables) given: they beat the config file
+            cli["conn"], mi_kwargs = mi_settings(args, env)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        cli.update(mi_kwargs)
+    return resolve(cli, args.config)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.print_config_path:
         print(args.config or config_path())
         return 0
-    cli = {k: v for k, v in vars(args).items() if k not in ("config", "print_config_path")}
     try:
-        settings = resolve(cli, args.config)
+        settings = settings_from(args)
     except ConfigError as exc:
         print(f"opensips-tui: {exc}", file=sys.stderr)
         return 2
@@ -88,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"opensips-tui: cannot start the demo simulator: {exc}", file=sys.stderr)
             return 1
-    feed = Feed(settings.ring_size)
-    backend = Backend(settings, feed, owned)
+    backend = Backend(settings, Feed(settings.ring_size), owned)
     try:
         OpenSIPSTUI(settings, backend).run()
     finally:

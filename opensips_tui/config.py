@@ -106,15 +106,21 @@ def _names(value: Any, where: str) -> list[str]:
 
 
 def _apply(settings: Settings, values: dict[str, Any], where: str) -> None:
-    """Copy the known keys of one layer (file table or command line) onto ``settings``."""
+    """Copy the known keys of one layer (file table or command line) onto ``settings``.
+
+    A layer naming another MI transport drops the MI kwargs of the layers below it.
+    """
+    conn = values.get("conn") or values.get("mi")
+    if conn is not None:
+        if conn not in ("fifo", "http", "datagram"):
+            raise ConfigError(f"{where}: mi must be fifo, http or datagram, not {conn!r}")
+        if conn != settings.conn:
+            settings.mi = {}
+        settings.conn = conn
     for key, value in values.items():
-        if value is None:
+        if value is None or key in ("mi", "conn"):
             continue
-        if key in ("mi", "conn"):
-            if value not in ("fifo", "http", "datagram"):
-                raise ConfigError(f"{where}: {key} must be fifo, http or datagram, not {value!r}")
-            settings.conn = value
-        elif key in MI_KEYS:
+        if key in MI_KEYS:
             settings.mi[key] = value
         elif key in EVENT_KEYS:
             if key == "transport" and value not in ("datagram", "stream"):

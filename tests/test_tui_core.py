@@ -8,6 +8,7 @@ import threading
 import pytest
 from rich.text import Text
 
+from opensips_tui.__main__ import build_parser, main, settings_from
 from opensips_tui.config import ConfigError, resolve
 from opensips_tui.feed import TOTAL, Feed, format_time
 from opensips_tui.filters import LogFilter
@@ -187,3 +188,24 @@ def test_config_errors_are_typed_and_say_why(tmp_path, content: str, needle: str
     with pytest.raises(ConfigError) as info:
         resolve({"profile": "x"} if needle is None else {}, path)
     assert needle is None or needle in str(info.value)
+
+
+def test_command_line_to_settings(tmp_path, capsys) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.lab]\nmi = "fifo"\nfifo_file = "/run/x"\n[tui]\nprofile = "lab"\n')
+    parse = build_parser().parse_args
+    s = settings_from(parse(["--config", str(path), "--url", "http://10.0.0.1:8888/mi",
+                             "--transport", "stream", "--listen-port", "9999",
+                             "--subscribe", "E_A,E_B", "--filter", "pike", "--ring-size", "50"]), {})
+    assert (s.conn, s.mi) == ("http", {"url": "http://10.0.0.1:8888/mi"})
+    assert s.event == {"transport": "stream", "listen_port": 9999}
+    assert (s.subscribe, s.filter, s.ring_size) == (["E_A", "E_B"], "pike", 50)
+    s = settings_from(parse(["--config", str(path)]), {})          # no MI flag: the profile wins
+    assert (s.conn, s.mi) == ("fifo", {"fifo_file": "/run/x"})
+    s = settings_from(parse(["--config", str(path)]), {"OPENSIPS_MI_PORT": "8089"})
+    assert (s.conn, s.mi) == ("datagram", {"datagram_port": "8089"})
+    assert main(["--print-config-path", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == str(path)
+    path.write_text("[tui\n")
+    assert main(["--config", str(path)]) == 2
+    assert "config.toml" in capsys.readouterr().err
