@@ -407,3 +407,24 @@ def test_garbage_datagrams_interleaved_with_opensips_events(sim, make, kind) -> 
         assert sink.take(1)[0]["params"] == {"i": "after"}
     finally:
         stranger.close()
+
+
+def test_event_stream_reliable_mode_replies_reach_opensips(sim_factory) -> None:
+    """reliable_mode=1: every notification carries an id; our reply with that id goes back at once."""
+    rsim = sim_factory(stream_reliable=True, stream_event_param="event_name")
+    with OpenSIPSMI("http", **rsim.mi_kwargs("http")) as conn, \
+            OpenSIPSEventHandler(conn, "stream", ip="127.0.0.1") as h:
+        sink = Sink()
+        h.subscribe("E_MY_CUSTOM", sink)
+        for i in range(3):
+            rsim.raise_event("E_MY_CUSTOM", {"i": i})
+        got = sink.take(3)
+        ids = [g["id"] for g in got]
+        assert all(isinstance(i, int) for i in ids)
+        assert [g["params"]["i"] for g in got] == [0, 1, 2]
+        # the simulator reads replies when it next writes on the connection (like event_stream)
+        rsim.raise_event("E_MY_CUSTOM", {"i": 3})
+        assert sink.take(1)[0]["params"]["i"] == 3
+        rsim.flush()
+        replies = {r.get("id"): r for r in rsim.deliverer.replies}
+        assert all(replies[i] == {"jsonrpc": "2.0", "result": "OK", "id": i} for i in ids)
