@@ -25,7 +25,6 @@ import errno
 import json
 import os
 import secrets
-import select
 import socket
 import stat
 import tempfile
@@ -66,7 +65,7 @@ class DatagramTransport(Transport):
         self._idle: list[socket.socket] = []
         self._lock = threading.Lock()
         slots = SOCKET_MODES[mode]
-        self._slots = threading.BoundedSemaphore(slots) if slots else None
+        self._slots = threading.Semaphore(slots) if slots else None
         self._closed = False
         # Temp paths of the UNIX client sockets we bound (removed when closed).
         self._bound: dict[int, str] = {}
@@ -126,7 +125,6 @@ class DatagramTransport(Transport):
             except OSError as exc:
                 self._discard(sock)
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
-        sock.setblocking(False)
         return sock
 
     def _discard(self, sock: socket.socket) -> None:
@@ -185,9 +183,23 @@ class DatagramTransport(Transport):
             self._release(sock, clean)
 
     def _roundtrip(self, sock: socket.socket, request: bytes, req_id: int | str, deadline: Deadline) -> bytes:
-        self._send(sock, request, deadline)
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
+        # A socket timeout (poll in C) bounds each wait by what is left of the call.
+        # send() waits too: a UNIX datagram server queues only a few datagrams
+        # (net.unix.max_dgram_qlen) and makes senders wait while it is full.
+        sock.settimeout(max(deadline.remaining(), 0.001))
+        try:
+            sock.send(request)
+        except (TimeoutError, socket.timeout):
+            raise OpenSIPSMITimeoutError(
+                f"{self.target} did not take the request within {self.timeout:g}s: "
+                "OpenSIPS is not reading its mi_datagram socket"
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                raise OpenSIPSMIRequestError(
+                    f"request of {len(request)} bytes is too large for one datagram to {self.target}"
+                ) from None
+            raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -195,11 +207,10 @@ class DatagramTransport(Transport):
                     f"no reply from {self.target} within {self.timeout:g}s: is OpenSIPS running with "
                     "mi_datagram on this address, and not too busy?"
                 )
-            if not poller.poll(max(1, int(remaining * 1000 + 0.999))):
-                continue
+            sock.settimeout(remaining)
             try:
                 data = sock.recv(self.buffer_size + 1)
-            except BlockingIOError:
+            except (TimeoutError, socket.timeout):
                 continue
             except OSError as exc:
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
@@ -211,40 +222,13 @@ class DatagramTransport(Transport):
                 continue
             return self._check_plain_text(data)
 
-    def _send(self, sock: socket.socket, request: bytes, deadline: Deadline) -> None:
-        """Send one datagram, waiting (until the deadline) while the server's queue is full.
-
-        A UNIX datagram server has a short receive queue (net.unix.max_dgram_qlen):
-        with many callers, send() says EAGAIN until the server catches up.
-        """
-        poller: select.poll | None = None
-        while True:
-            try:
-                sock.send(request)
-                return
-            except BlockingIOError:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    raise OpenSIPSMITimeoutError(
-                        f"{self.target} did not take the request within {self.timeout:g}s: OpenSIPS is not "
-                        "reading its mi_datagram socket"
-                    ) from None
-                if poller is None:
-                    poller = select.poll()
-                    poller.register(sock, select.POLLOUT)
-                poller.poll(max(1, int(remaining * 1000 + 0.999)))
-            except OSError as exc:
-                if exc.errno == errno.EMSGSIZE:
-                    raise OpenSIPSMIRequestError(
-                        f"request of {len(request)} bytes is too large for one datagram to {self.target}"
-                    ) from None
-                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
-
     @staticmethod
     def _is_stray(data: bytes, req_id: int | str) -> bool:
         """True for a JSON-RPC reply carrying another request's id (a late answer)."""
         if not data.startswith(b"{"):
             return False
+        if data.endswith(b'"id":' + json.dumps(req_id).encode() + b"}"):
+            return False  # the usual compact reply, id last: no need to parse it twice
         try:
             reply = json.loads(data)
         except (ValueError, RecursionError):
