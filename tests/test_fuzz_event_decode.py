@@ -12,7 +12,7 @@ import json
 import tracemalloc
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from opensips.event.decode import StreamBufferOverflow, StreamDecoder, decode_notification
@@ -175,17 +175,38 @@ def test_stream_valid_notifications_any_split(notes: list[dict], pretty: bool, c
     assert dec.pending == 0
 
 
+def wraps(garbages: list[bytes | None]) -> bool:
+    """Could these garbage runs form valid JSON *around* the notifications between them?
+
+    ``{"":`` + notification + ``}`` is one well-formed object that holds the
+    notification as a value: a stream decoder rightly returns that outer
+    object, so the notification is consumed, not lost to a bug. That needs an
+    opener left open by one run and a closer in a later run.
+    """
+    open_before = False
+    for g in garbages:
+        if not g:
+            continue
+        if open_before and (b"}" in g or b"]" in g):
+            return True
+        if g.count(b"{") + g.count(b"[") > g.count(b"}") + g.count(b"]"):
+            open_before = True
+    return False
+
+
 @FAST
 @given(
     st.lists(st.tuples(st.one_of(st.none(), garbage), notifications()), min_size=1, max_size=6),
     st.lists(st.integers(0, 100_000), max_size=20),
 )
 def test_stream_garbage_interleaved_loses_no_valid_event(pairs: list[tuple[bytes | None, dict]], cuts: list[int]) -> None:
-    """Garbage before a notification may delay it at most until the next one arrives, never drop it.
+    """Garbage before a notification may delay it at most until the next one arrives, never drop it
+    (unless the garbage around it makes one well-formed JSON value of it, see ``wraps``).
 
     A trailing sentinel notification is the "next one"; everything before it
     must come out, in order.
     """
+    assume(not wraps([g for g, _ in pairs]))
     sentinel = {"jsonrpc": "2.0", "method": "SENTINEL"}
     data = b"".join((g or b"") + encode(n, False, False) for g, n in pairs) + encode(sentinel, False, False)
     dec = StreamDecoder()
