@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import re
 import socket
 import threading
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Log, Tree
 
@@ -50,8 +52,8 @@ def run(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 
 def make_app(sim: SimulatedOpenSIPS, tmp_path: Path, health_every: float = 5.0, event: dict | None = None,
-             **overrides) -> OpenSIPSTUI:
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1", **(event or {})},
+             conn: str = "http", **overrides) -> OpenSIPSTUI:
+    settings = Settings(conn=conn, mi=sim.mi_kwargs(conn), event={"listen_ip": "127.0.0.1", **(event or {})},
                         export_dir=tmp_path / "exports", **overrides)
     return OpenSIPSTUI(settings, health_every=health_every)
 
@@ -196,10 +198,13 @@ async def test_sim_restart_shows_outage_and_recovery(sim: SimulatedOpenSIPS, tmp
     assert not live(sim)
 
 
+@pytest.mark.parametrize("conn", ["http", "fifo"])
 @run
-async def test_ctrl_c_during_a_flood_leaves_nothing(sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
+async def test_ctrl_c_during_a_flood_leaves_nothing(conn: str, sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
     sock = tmp_path / "tui.sock"
-    app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED", "E_CORE_LOG"], event={"socket_path": str(sock)})
+    reply_dir_before = sorted(os.listdir(sim.fifo_reply_dir))
+    app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED", "E_CORE_LOG"], event={"socket_path": str(sock)},
+                   conn=conn)
     stop = threading.Event()
 
     def flood() -> None:
@@ -231,6 +236,7 @@ async def test_ctrl_c_during_a_flood_leaves_nothing(sim: SimulatedOpenSIPS, tmp_
     assert not live(sim), live(sim)
     assert not sock.exists()
     assert not event_threads(), event_threads()
+    assert sorted(os.listdir(sim.fifo_reply_dir)) == reply_dir_before  # no reply FIFO left
 
 
 @run
