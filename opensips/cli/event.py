@@ -11,20 +11,49 @@ error (one line on stderr), 2 on bad usage.
 
 from __future__ import annotations
 
-import json
-import logging
-import queue
+# Only modules already loaded at interpreter start up here: a Ctrl+C during
+# start-up must end the program quietly (see quiet_interrupts), and the
+# heavy imports happen inside main().
 import signal
 import sys
-import time
 from typing import Any
-
-from .args import Parser, add_mi_arguments, fail, mi_from_args
 
 PROG = "opensips-event"
 
 
-def build_parser() -> Parser:
+def quiet_interrupts() -> Any:
+    """Until something needs cleaning up, Ctrl+C just exits (status 130), without a traceback.
+
+    Returns the previous SIGINT handler (None when not changed: not the main
+    thread, or a caller with its own handler) for ``loud_interrupts``.
+    """
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None
+        return signal.signal(signal.SIGINT, _exit_quietly)
+    except (ValueError, OSError):  # not the main thread
+        return None
+
+
+def loud_interrupts(previous: Any) -> None:
+    """From here on Ctrl+C raises KeyboardInterrupt, so ``finally`` blocks clean up."""
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+
+
+def _exit_quietly(signum: int, frame: Any) -> None:
+    import os
+
+    os._exit(130)
+
+
+def build_parser() -> Any:
+    from .args import Parser, add_mi_arguments
+
+
     parser = Parser(prog=PROG, description="Subscribe to OpenSIPS events and print every notification "
                                            "as one JSON line.")
     add_mi_arguments(parser)
@@ -44,13 +73,15 @@ def build_parser() -> Parser:
 
 
 def _line(msg: Any) -> str:
+    import json
+
     try:
         return json.dumps(msg, ensure_ascii=False, separators=(", ", ": "))
     except (TypeError, ValueError):  # pragma: no cover - decoded JSON always re-encodes
         return json.dumps(repr(msg))
 
 
-def _write(text: str) -> None:
+def _write(text: str) -> None:  # noqa: D103
     try:
         sys.stdout.write(text + "\n")
     except UnicodeEncodeError:
@@ -63,8 +94,25 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = quiet_interrupts()
+    try:
+        return _main(argv, previous)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        loud_interrupts(previous)
+
+
+def _main(argv: list[str] | None, previous: Any) -> int:
+    import json  # noqa: F401  (used by _line)
+    import logging
+    import queue
+    import time
+
     from opensips.event import OpenSIPSEventException, OpenSIPSEventHandler
     from opensips.mi import OpenSIPSMIException
+
+    from .args import fail, mi_from_args
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -81,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         mi = mi_from_args(args)
     except (ValueError, OpenSIPSMIException) as exc:
         return fail(PROG, f"bad MI settings: {exc}", 2)
+    old_term = None
     try:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     except (ValueError, OSError):  # pragma: no cover - not the main thread
         pass
+    loud_interrupts(previous)  # sockets and subscriptions from here on: clean up on Ctrl+C
 
     notes: queue.Queue = queue.Queue()
     handler = None
@@ -130,16 +180,25 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 0
     finally:
-        if handler is not None:
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the unsubscribe finish
-            except (ValueError, OSError):  # pragma: no cover
-                pass
-            handler.close()
+        try:  # let the unsubscribe finish: a second Ctrl+C / SIGTERM is ignored meanwhile
+            old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            old_int = None
         try:
+            if handler is not None:
+                handler.close()
             mi.close()
         except Exception:  # pragma: no cover - best effort
             pass
+        finally:
+            try:
+                if old_int is not None:
+                    signal.signal(signal.SIGINT, old_int)
+                if old_term is not None:
+                    signal.signal(signal.SIGTERM, old_term)
+            except (ValueError, OSError):  # pragma: no cover
+                pass
 
 
 if __name__ == "__main__":  # pragma: no cover

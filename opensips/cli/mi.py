@@ -10,12 +10,8 @@ Exit status: 0 on a result, 1 on any error (one line on stderr), 2 on bad usage.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from typing import Any
-
-from .args import Parser, add_mi_arguments, fail, mi_from_args
 
 PROG = "opensips-mi"
 
@@ -25,6 +21,8 @@ class UsageError(ValueError):
 
 
 def _value(text: str) -> Any:
+    import json
+
     stripped = text.strip()
     if stripped[:1] in ("[", "{"):
         try:
@@ -57,7 +55,11 @@ def parse_params(items: list[str]) -> dict | list | None:
     return [_value(item) for item in items]
 
 
-def build_parser() -> Parser:
+def build_parser() -> Any:
+    import argparse
+
+    from .args import Parser, add_mi_arguments
+
     parser = Parser(prog=PROG, description="Run one OpenSIPS MI command and print the result as JSON.",
                     epilog="examples:  opensips-mi -t http --url http://127.0.0.1:8888/mi version\n"
                            "           opensips-mi get_statistics statistics='[\"core:\"]'\n"
@@ -70,7 +72,24 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opensips.mi import (OpenSIPSMICommandError, OpenSIPSMIConnectionError, OpenSIPSMIException)
+    from .event import loud_interrupts, quiet_interrupts
+
+    previous = quiet_interrupts()  # Ctrl+C while starting: exit quietly
+    try:
+        return _main(argv, previous)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        loud_interrupts(previous)
+
+
+def _main(argv: list[str] | None, previous: Any) -> int:
+    import json
+
+    from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIConnectionError, OpenSIPSMIException
+
+    from .args import fail, mi_from_args
+    from .event import loud_interrupts
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -82,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         mi = mi_from_args(args)
     except (ValueError, OpenSIPSMIException) as exc:
         return fail(PROG, f"bad MI settings: {exc}", 2)
+    loud_interrupts(previous)  # the call may create a reply FIFO: let finally blocks clean up
     try:
         result = mi.execute(args.command, params)
     except OpenSIPSMICommandError as exc:
