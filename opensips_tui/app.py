@@ -60,6 +60,7 @@ class OpenSIPSTUI(Workers, App[None]):
         self._healthy: bool | None = None
         self._last_slow = 0.0
         self._quitting = False
+        self._listed = False              # events_list answered at least once
         if settings.keymap:
             self.set_keymap(settings.keymap)
 
@@ -73,19 +74,12 @@ class OpenSIPSTUI(Workers, App[None]):
         yield StatusBar(self.backend.target, id="status")
         yield Footer()
 
-    @property
-    def events(self) -> EventsList:
-        return self.query_one(EventsList)
-
-    @property
-    def log_pane(self) -> EventLog:
-        return self.query_one(EventLog)
-
-    @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
-
     def on_mount(self) -> None:
+        # Kept as attributes: queries fail while the app shuts down, these objects do not.
+        self.events = self.query_one(EventsList)
+        self.log_pane = self.query_one(EventLog)
+        self.status = self.query_one(StatusBar)
+        self.detail = self.query_one(DetailPane)
         self.set_interval(TICK, self._tick)
         self.set_interval(self.health_every, self._check_health)
         self._check_health()
@@ -95,7 +89,7 @@ class OpenSIPSTUI(Workers, App[None]):
             self._apply_filter(self.settings.filter)
         for name in self.settings.subscribe:
             self._request(name, True)
-        self.query_one(DetailPane).show(None)
+        self.detail.show(None)
         self.events.focus()
 
     # -- the feed timer ----------------------------------------------------------------
@@ -118,7 +112,7 @@ class OpenSIPSTUI(Workers, App[None]):
         self.events.set_counts(summary)
         current = self.events.current
         if current is not None:
-            self.query_one(DetailPane).show(self.feed.view(current))
+            self.detail.show(self.feed.view(current))
         states = {n: s for n, s in self.events.states.items() if s}
         self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=states)
 
@@ -143,7 +137,11 @@ class OpenSIPSTUI(Workers, App[None]):
             self.events.set_error(message.error or "")
             self.notify(f"events_list failed: {clean(message.error)}", severity="error", markup=False)
         else:
+            first_time, self._listed = not self._listed, True
             self.events.set_events(message.names)
+            wanted = [n for n in message.names if n in self.wanted]
+            if first_time and wanted:  # start on something that will show data
+                self.events.highlighted = self.events.names.index(wanted[0])
 
     def on_subscription_changed(self, message: SubscriptionChanged) -> None:
         self.events.set_state(message.event, None if message.state == "stopped" else message.state)
@@ -159,7 +157,7 @@ class OpenSIPSTUI(Workers, App[None]):
             self._request(message.event, message.subscribe)
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
-        self.query_one(DetailPane).show(self.feed.view(message.event) if message.event else None)
+        self.detail.show(self.feed.view(message.event) if message.event else None)
 
     def on_filter_changed(self, message: FilterChanged) -> None:
         self._apply_filter(message.text)

@@ -92,9 +92,16 @@ class DetailPane(Vertical):
             with VerticalScroll(id="values-box"):
                 yield Static(id="values")
 
+    def on_mount(self) -> None:
+        # Kept as attributes: queries fail while the app shuts down, these objects do not.
+        self._summary_w = self.query_one("#summary", Static)
+        self._spark = self.query_one("#spark", Sparkline)
+        self._values = self.query_one("#values", Static)
+        self._tree = self.query_one("#payload", Tree)
+
     def show(self, view: StatsView | None) -> None:
         """Render ``view`` (``None``: nothing highlighted)."""
-        summary = self.query_one("#summary", Static)
+        summary = self._summary_w
         if view is None:
             self.event = None
             self.border_title = "Detail"
@@ -106,7 +113,7 @@ class DetailPane(Vertical):
             self._tree_built = 0.0
         self.border_title = Text(f"Detail: {clean(view.name, limit=40)}")
         summary.update(self._summary(view))
-        self.query_one("#spark", Sparkline).data = view.history
+        self._spark.data = view.history
         self._show_values(view)
         self._show_tree(view)
 
@@ -133,10 +140,10 @@ class DetailPane(Vertical):
                 out.append(f"{count:>4} ", style="cyan")
                 out.append(clean(value, limit=60) if value != "" else '""')
                 out.append("\n")
-        self.query_one("#values", Static).update(out)
+        self._values.update(out)
 
     def _show_tree(self, view: StatsView) -> None:
-        tree = self.query_one("#payload", Tree)
+        tree = self._tree
         now = time.monotonic()
         if view.last_seen == self._payload_seen or tree.has_focus:
             return

@@ -54,7 +54,10 @@ class EventLog(Vertical):
         yield Static(id="marker")
 
     def on_mount(self) -> None:
-        self.watch(self.log_widget, "scroll_y", self._scrolled, init=False)
+        # Kept as attributes: queries fail while the app shuts down, these objects do not.
+        self._log = self.query_one("#log", Log)
+        self._marker = self.query_one("#marker", Static)
+        self.watch(self._log, "scroll_y", self._scrolled, init=False)
 
     def _scrolled(self, scroll_y: float) -> None:
         """The operator (or our own scroll_end) moved the log: follow only at the bottom."""
@@ -66,7 +69,7 @@ class EventLog(Vertical):
 
     @property
     def log_widget(self) -> Log:
-        return self.query_one("#log", Log)
+        return self._log
 
     def set_filter_title(self, text: str) -> None:
         self.border_subtitle = Text(f"filter: {text}") if text else ""
@@ -118,10 +121,7 @@ class EventLog(Vertical):
         self._show_marker()
 
     def _show_marker(self) -> None:
-        found = self.query("#marker")
-        if not found:  # unmounting
-            return
-        marker = found.first(Static)
+        marker = self._marker
         if self.paused:
             marker.update(Text(f" paused, {self.unseen} new  (p: resume)"))
         elif not self.following and self.unseen:
