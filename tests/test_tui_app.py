@@ -271,3 +271,22 @@ async def test_burst_through_the_feed_keeps_counts_exact(sim, tmp_path) -> None:
         await until(pilot, lambda: log_lines(app) and log_lines(app)[-1].endswith("i=29999"), "tail")
         assert len(log_lines(app)) <= 2000
         await until(pilot, lambda: app.status.rate > 0, "events/s in the status bar")
+
+
+@run
+async def test_opensips_going_away_shows_retrying_then_recovers(sim, tmp_path) -> None:
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), subscribe=["E_PIKE_BLOCKED"],
+                        event={"listen_ip": "127.0.0.1", "refresh_interval": 0.3}, export_dir=tmp_path)
+    app = OpenSIPSTUI(settings, health_every=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        await subscribed(pilot, app, "E_PIKE_BLOCKED")
+        sim.stop()
+        await until(pilot, lambda: app.status.health is False
+                    and app.events.states.get("E_PIKE_BLOCKED") == "retrying", "retrying", tries=200)
+        assert "1 retrying" in app.status.content().plain and "DOWN" in app.status.content().plain
+        sim.start()
+        await until(pilot, lambda: app.status.health is True, "up again", tries=200)
+        await subscribed(pilot, app, "E_PIKE_BLOCKED")
+        await until(pilot, lambda: live(sim, "E_PIKE_BLOCKED"), "resubscribed on the simulator", tries=200)
+        sim.raise_event("E_PIKE_BLOCKED", {"ip": "192.0.2.1"})
+        await until(pilot, lambda: any("192.0.2.1" in line for line in log_lines(app)), "events flow again")
