@@ -143,7 +143,9 @@ class FifoEndpoint:
             try:
                 _obj, stop_at = dec.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                if exc.pos >= len(text.rstrip()):      # ran out of bytes: more may come
+                # Ran out of bytes, more may come. An unterminated string reports
+                # the position where the string starts, not the end of the text.
+                if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
                     return self._tail(text[start:])
                 log.error("mi_fifo: cannot parse the JSON request")
                 pos = self._resync(text, exc.pos)
