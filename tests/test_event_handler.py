@@ -322,6 +322,25 @@ def test_close_unsubscribes_everything(sim, mi, make) -> None:
     assert not [s for s in sim.subscribers() if s["socket"] == evs[0].socket and s["expire"]]
 
 
+def test_close_with_mi_gone_pays_one_timeout_not_one_per_subscription(sim) -> None:
+    conn = OpenSIPSMI("datagram", **sim.mi_kwargs("datagram"), timeout=1)
+    h = OpenSIPSEventHandler(conn, "datagram", ip="127.0.0.1")
+    evs = [h.subscribe(n, Sink()) for n in ("E_MY_CUSTOM", "E_PIKE_BLOCKED", "E_CORE_LOG", "E_CORE_THRESHOLD")]
+    sim.hang = True  # MI reads requests and never answers
+    calls = []
+    execute = conn.execute
+    conn.execute = lambda *a, **k: calls.append(a) or execute(*a, **k)  # count, then really send
+    closer = threading.Thread(target=h.close)
+    closer.start()
+    closer.join(10)
+    sim.hang = False
+    assert not closer.is_alive()
+    assert len(calls) == 1  # the first unsubscribe timed out; the rest were stopped locally
+    assert all(ev.state == "stopped" for ev in evs)
+    assert wait_until(lambda: not our_threads(), 1)
+    conn.close()
+
+
 def test_bound_to_any_address_advertises_the_route_to_mi(sim, mi) -> None:
     h = OpenSIPSEventHandler(mi)  # defaults: datagram, 0.0.0.0, any port
     try:

@@ -174,11 +174,18 @@ class OpenSIPSEventHandler:
         with self._lock:
             self._closed = True
             subs = list(self._subs)
+        from opensips.mi import OpenSIPSMIConnectionError
+
+        unreachable = False
         for ev in subs:
+            if unreachable:  # one MI timeout is enough: don't pay it once per subscription
+                self._stop(ev)
+                continue
             try:
                 self._unsubscribe(ev)
             except OpenSIPSEventException as exc:
                 log.warning("close: %s", exc)
+                unreachable = isinstance(exc.cause, OpenSIPSMIConnectionError)
         self._shutdown_listener()
         self._wake.set()
         refresher = self._refresher
