@@ -8,6 +8,7 @@ import json
 import threading
 from typing import Awaitable, Callable
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Log, Static, Tree
 
@@ -196,13 +197,14 @@ async def test_export_writes_filtered_jsonl_and_says_where(sim, tmp_path) -> Non
         assert records[0]["event"] == "E_PIKE_BLOCKED" and records[0]["notification"]["params"]["odd"] == "[b]\x1b[2J"
 
 
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
 @run
-async def test_quit_unsubscribes_everything(sim, tmp_path) -> None:
+async def test_quit_unsubscribes_everything(sim, tmp_path, key: str) -> None:
     app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED", "E_CORE_LOG"])
     async with app.run_test(size=SIZE) as pilot:
         await subscribed(pilot, app, "E_PIKE_BLOCKED", "E_CORE_LOG")
         assert len(live(sim)) == 2
-        await pilot.press("q")
+        await pilot.press(key)
         await until(pilot, lambda: app._exit, "exit", tries=60)
     assert not live(sim)
     for thread in threading.enumerate():
