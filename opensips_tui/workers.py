@@ -58,7 +58,9 @@ class Workers:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8") as out:
                 for entry in entries:
-                    out.write(json.dumps(entry.as_json(), ensure_ascii=False, default=str) + "\n")
+                    # ASCII-only JSON: payloads may hold C1 controls or bidi overrides,
+                    # and `cat export.jsonl` must stay harmless. Still lossless.
+                    out.write(json.dumps(entry.as_json(), ensure_ascii=True, default=str) + "\n")
         except OSError as exc:
             self.post_message(Exported(path, 0, exc.strerror or str(exc)))
             return

@@ -30,7 +30,7 @@ MAX_MI_FIFO_BUFFER = 4096
 OPEN_RETRIES = 4
 OPEN_RETRY_SLEEP = 0.08
 WRITE_TIMEOUT = 5.0
-CARRY_WAIT = 0.05     # how long an incomplete request waits for its remaining bytes
+CARRY_WAIT = 1.0      # how long an incomplete request waits for its remaining bytes (a slow writer under load)
 
 
 class FifoEndpoint:
