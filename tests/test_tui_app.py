@@ -292,3 +292,29 @@ async def test_opensips_going_away_shows_retrying_then_recovers(sim, tmp_path) -
         await until(pilot, lambda: live(sim, "E_PIKE_BLOCKED"), "resubscribed on the simulator", tries=200)
         sim.raise_event("E_PIKE_BLOCKED", {"ip": "192.0.2.1"})
         await until(pilot, lambda: any("192.0.2.1" in line for line in log_lines(app)), "events flow again")
+
+
+@run
+async def test_detail_pane_never_shows_another_events_payload(sim, tmp_path) -> None:
+    app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED"])
+    async with app.run_test(size=SIZE) as pilot:
+        await subscribed(pilot, app, "E_PIKE_BLOCKED")
+        await highlight(pilot, app, "E_PIKE_BLOCKED")
+        sim.raise_event("E_PIKE_BLOCKED", {"ip": "203.0.113.7"})
+        tree = app.query_one("#payload", Tree)
+        await until(pilot, lambda: len(tree.root.children) == 1, "payload tree")
+        await highlight(pilot, app, "E_MY_CUSTOM")  # nothing received for this one
+        await until(pilot, lambda: app.query_one(DetailPane).event == "E_MY_CUSTOM", "detail switch")
+        assert not tree.root.children
+
+
+@run
+async def test_filter_input_shows_what_is_typed_at_80x24(sim, tmp_path) -> None:
+    app = make_app(sim, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash")
+        await pilot.press(*"PIKE")
+        bar = app.query_one(FilterBar)
+        assert bar.has_focus and bar.value == "PIKE"
+        assert bar.region.height == 1  # the text row, not a border squeezed around it
+        assert "PIKE" in app.export_screenshot()

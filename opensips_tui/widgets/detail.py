@@ -111,6 +111,7 @@ class DetailPane(Vertical):
             self.event = view.name
             self._payload_seen = None
             self._tree_built = 0.0
+            self._tree.clear()  # never show the previous event's payload under this one's title
         self.border_title = Text(f"Detail: {clean(view.name, limit=40)}")
         summary.update(self._summary(view))
         self._spark.data = view.history

@@ -14,14 +14,17 @@ from ..messages import FilterChanged
 
 class FilterBar(Input):
     DEFAULT_CSS = """
-    FilterBar { dock: top; display: none; height: 1; border: none; padding: 0 1; }
+    FilterBar { dock: top; display: none; padding: 0 1; }
     FilterBar.shown { display: block; }
     """
 
     BINDINGS = [Binding("escape", "cancel", "Clear filter", id="filter_cancel")]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(placeholder="filter: words in event name/params, -word excludes", **kwargs)
+        # compact: one row and no border, also when focused (Input's :focus rule
+        # would otherwise bring back a tall border and hide the text row).
+        super().__init__(placeholder="filter: words in event name/params, -word excludes",
+                         compact=True, **kwargs)
 
     def open(self) -> None:
         self.add_class("shown")
