@@ -60,7 +60,10 @@ RECEIVER = textwrap.dedent(
     closer = None
     if mode == "bare":
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))  # default buffer, blocking: the leanest possible loop
+        # the same receive buffer our listener asks for, so both lose (or keep) the same
+        # datagrams; blocking: the leanest possible loop
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.bind(("127.0.0.1", 0))
         host, port = sock.getsockname()
         stop = threading.Event()
 
