@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import shutil
 import socket
 import tempfile
@@ -18,39 +17,9 @@ import opensips
 from opensips.event import (AsyncOpenSIPSEvent, OpenSIPSEvent, OpenSIPSEventException,
                             OpenSIPSEventHandler, async_subscribe)
 from opensips.mi import OpenSIPSMI, OpenSIPSMICommandError, OpenSIPSMIConnectionError
+from tests.waiting import Sink, wait_until
 
 KINDS = ["udp", "unix", "tcp"]
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def __call__(self, msg: object) -> None:
-        self.q.put(msg)
-
-    def take(self, n: int = 1, timeout: float = 3.0) -> list:
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            out.append(self.q.get(timeout=max(0.01, deadline - time.monotonic())))
-        return out
-
-    def empty_for(self, seconds: float) -> bool:
-        try:
-            self.q.get(timeout=seconds)
-            return False
-        except queue.Empty:
-            return True
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 5.0, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 _BEFORE: set[threading.Thread] = set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import socket
 import tempfile
 import threading
@@ -14,34 +13,11 @@ import pytest
 
 from opensips.event.listener import (MAX_GARBAGE, TCPStreamListener, UDPListener,
                                      UnixDatagramListener)
+from tests.waiting import Sink
 from tests.wire import sample
 
 NOTE = sample("4.0.1", "events", "E_PIKE_BLOCKED_udp")["notifications"]["udp"][0]["raw"].encode()
 FRAMING = sample("4.0.1", "events", "stream_framing_5_events")["tcp"][0]
-
-
-class Sink:
-    """Collects callback calls across threads."""
-
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def __call__(self, msg: object) -> None:
-        self.q.put(msg)
-
-    def take(self, n: int, timeout: float = 3.0) -> list:
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            out.append(self.q.get(timeout=max(0.01, deadline - time.monotonic())))
-        return out
-
-    def empty_for(self, seconds: float) -> bool:
-        try:
-            self.q.get(timeout=seconds)
-            return False
-        except queue.Empty:
-            return True
 
 
 def _note(method: str, **params: object) -> bytes:

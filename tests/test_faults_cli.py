@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from opensips.sim import SimulatedOpenSIPS
+from tests.waiting import wait_until
 
 EVENTS = ["E_PIKE_BLOCKED", "E_CORE_LOG"]
 
@@ -38,15 +39,6 @@ def mi_flags(sim: SimulatedOpenSIPS, conn: str) -> list[str]:
 
 def live_subscribers(sim: SimulatedOpenSIPS) -> list[dict]:
     return [s for s in sim.subscribers() if s.get("ttl") != "expired"]
-
-
-def wait_for(cond, timeout: float = 5.0) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
 
 
 class Run:
@@ -89,9 +81,9 @@ def check_clean(sim: SimulatedOpenSIPS, run: Run, rc: int, before: set[str], soc
     stderr = "".join(run.err)
     assert "Traceback" not in stderr, stderr
     assert rc in (0, 1, 130, -signal.SIGINT, -signal.SIGTERM), (rc, stderr)
-    assert wait_for(lambda: not live_subscribers(sim), 3), (live_subscribers(sim), stderr)
+    assert wait_until(lambda: not live_subscribers(sim), 3), (live_subscribers(sim), stderr)
     assert sock is None or not sock.exists(), f"socket file {sock} left behind"
-    assert wait_for(lambda: reply_dir_files(sim) == before, 2), reply_dir_files(sim) - before
+    assert wait_until(lambda: reply_dir_files(sim) == before, 2), reply_dir_files(sim) - before
 
 
 def flood(sim: SimulatedOpenSIPS, stop: threading.Event) -> None:
@@ -118,10 +110,10 @@ def test_sigint_leaves_nothing_behind(moment: str, conn: str, sim: SimulatedOpen
             assert run.listening.wait(10), "".join(run.err)
         if moment == "streaming":
             flooder.start()
-            assert wait_for(lambda: len(run.out) > 20, 5), "".join(run.err)
+            assert wait_until(lambda: len(run.out) > 20, 5), "".join(run.err)
         elif moment == "twice":
             flooder.start()
-            wait_for(lambda: len(run.out) > 5, 5)
+            wait_until(lambda: len(run.out) > 5, 5)
         else:
             if moment != "listening":
                 time.sleep(float(moment))

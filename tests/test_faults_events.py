@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,9 @@ import pytest
 from opensips.event import OpenSIPSEventException, OpenSIPSEventHandler
 from opensips.mi import OpenSIPSMI
 from opensips.sim import SimulatedOpenSIPS
+from tests.waiting import wait_until
 
 EVENT = "E_PIKE_BLOCKED"
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 10.0, step: float = 0.02) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
 
 
 class Inbox:
@@ -73,14 +64,14 @@ def test_sim_restart_events_flow_again_without_user_action(kind: str, sim: Simul
     try:
         ev = hdl.subscribe(EVENT, inbox)
         sim.raise_event(EVENT, {"ip": "10.0.0.1"})
-        assert wait_for(lambda: "10.0.0.1" in inbox.ips(), 5), inbox.items
+        assert wait_until(lambda: "10.0.0.1" in inbox.ips(), 5), inbox.items
 
         sim.stop()  # OpenSIPS goes away: subscriber table lost
-        assert wait_for(lambda: ev.state == "retrying", 10), (ev.state, states)
+        assert wait_until(lambda: ev.state == "retrying", 10), (ev.state, states)
         sim.start()  # same addresses, empty table
 
-        assert wait_for(lambda: ev.state == "active", 15), (ev.state, states)
-        assert wait_for(lambda: any(s["socket"] == ev.socket for s in sim.subscribers()), 5), sim.subscribers()
+        assert wait_until(lambda: ev.state == "active", 15), (ev.state, states)
+        assert wait_until(lambda: any(s["socket"] == ev.socket for s in sim.subscribers()), 5), sim.subscribers()
         # events raised after the restart arrive (tcp: a new connection to our listener)
         n = 0
         def delivered() -> bool:
@@ -88,12 +79,12 @@ def test_sim_restart_events_flow_again_without_user_action(kind: str, sim: Simul
             n += 1
             sim.raise_event(EVENT, {"ip": f"10.0.1.{n}"})
             return any(ip.startswith("10.0.1.") for ip in inbox.ips())
-        assert wait_for(delivered, 5, step=0.2), inbox.items
+        assert wait_until(delivered, 5, step=0.2), inbox.items
         assert "retrying" in states and states[-1] == "active"
         assert hdl.listener is not None and hdl.listener.running
     finally:
         hdl.close()
-    assert wait_for(lambda: not event_threads(), 2), event_threads()
+    assert wait_until(lambda: not event_threads(), 2), event_threads()
     assert not any(s["socket"] == ev.socket and s.get("ttl") != "expired" for s in sim.subscribers())
     if kind == "unix":
         assert not (tmp_path / "ev.sock").exists()
@@ -120,16 +111,16 @@ def test_tcp_peer_half_close_is_dropped_and_listener_keeps_serving(sim: Simulate
             whole = note("10.1.0.1")
             peer.sendall(whole + note("10.1.0.2")[:20])  # one complete, one cut short
             peer.shutdown(socket.SHUT_WR)  # half-close: no more bytes from this peer
-            assert wait_for(lambda: "10.1.0.1" in inbox.ips(), 5)
+            assert wait_until(lambda: "10.1.0.1" in inbox.ips(), 5)
             # the listener closes its side too (EOF for the peer), not a hanging half-open socket
             peer.settimeout(3)
             assert peer.recv(100) == b""
-        assert wait_for(lambda: hdl.listener.connections == 0, 3)  # type: ignore[union-attr]
+        assert wait_until(lambda: hdl.listener.connections == 0, 3)  # type: ignore[union-attr]
         assert hdl.listener is not None and hdl.listener.running
         # the next connection (e.g. OpenSIPS reconnecting) is served
         with socket.create_connection(addr, timeout=2) as peer:
             peer.sendall(note("10.1.0.3"))
-            assert wait_for(lambda: "10.1.0.3" in inbox.ips(), 5)
+            assert wait_until(lambda: "10.1.0.3" in inbox.ips(), 5)
         assert "10.1.0.2" not in inbox.ips()
     finally:
         hdl.close()
@@ -162,7 +153,7 @@ def test_tcp_peer_sending_megabytes_without_an_object_is_disconnected(sim: Simul
         assert hdl.listener is not None and hdl.listener.running
         with socket.create_connection(addr, timeout=2) as peer:
             peer.sendall(note("10.2.0.2"))
-            assert wait_for(lambda: "10.2.0.2" in inbox.ips(), 5)
+            assert wait_until(lambda: "10.2.0.2" in inbox.ips(), 5)
     finally:
         hdl.close()
 
@@ -173,7 +164,7 @@ def test_tcp_peer_garbage_then_valid_on_same_connection(sim: SimulatedOpenSIPS) 
         with socket.create_connection(addr, timeout=2) as peer:
             for i in range(20):
                 peer.sendall(b"\xff\x00garbage]]" + note(f"10.3.0.{i}"))
-            assert wait_for(lambda: len(inbox.ips()) == 20, 5), inbox.items
+            assert wait_until(lambda: len(inbox.ips()) == 20, 5), inbox.items
     finally:
         hdl.close()
 
@@ -237,7 +228,7 @@ def test_stale_unix_socket_from_a_crashed_run_is_reclaimed(sim: SimulatedOpenSIP
     try:
         hdl.subscribe(EVENT, inbox)
         sim.raise_event(EVENT, {"ip": "10.4.0.1"})
-        assert wait_for(lambda: "10.4.0.1" in inbox.ips(), 5)
+        assert wait_until(lambda: "10.4.0.1" in inbox.ips(), 5)
     finally:
         hdl.close()
     assert not path.exists()
@@ -284,7 +275,7 @@ def test_subscribe_with_mi_down_leaves_no_thread_or_socket(tmp_path: Path) -> No
         hdl.subscribe(EVENT, lambda m: None)
     hdl.close()
     assert "cannot" in str(exc.value)
-    assert wait_for(lambda: not event_threads(), 2) and not path.exists()
+    assert wait_until(lambda: not event_threads(), 2) and not path.exists()
 
 
 # -- the simulator *process* killed (SIGKILL: no cleanup, stale FIFO) and started again ------
@@ -293,9 +284,11 @@ def _start_sim_process(fifo: Path, http_port: int) -> "subprocess.Popen[str]":
     import subprocess
     import sys
 
+    # SIGKILL leaves the process no chance to remove its temp dir: keep it under tmp_path
+    env = {**os.environ, "TMPDIR": str(fifo.parent)}
     proc = subprocess.Popen([sys.executable, "-m", "opensips.sim", "--mi-fifo", str(fifo),
                              "--mi-http", f"127.0.0.1:{http_port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     end = time.monotonic() + 15
     while time.monotonic() < end:
@@ -340,14 +333,14 @@ def test_sim_process_killed_and_restarted_over_fifo_mi(kind: str, tmp_path: Path
 
         ev = hdl.subscribe(EVENT, inbox)
         raise_ip("10.7.0.1")
-        assert wait_for(lambda: "10.7.0.1" in inbox.ips(), 5)
+        assert wait_until(lambda: "10.7.0.1" in inbox.ips(), 5)
 
         _kill(proc)
         assert fifo.exists(), "SIGKILL should leave the FIFO file behind (that is the point)"
-        assert wait_for(lambda: ev.state == "retrying", 10), (ev.state, states)
+        assert wait_until(lambda: ev.state == "retrying", 10), (ev.state, states)
 
         proc = _start_sim_process(fifo, http_port)
-        assert wait_for(lambda: ev.state == "active", 20), (ev.state, states)
+        assert wait_until(lambda: ev.state == "active", 20), (ev.state, states)
         n = 0
 
         def delivered() -> bool:
@@ -359,7 +352,7 @@ def test_sim_process_killed_and_restarted_over_fifo_mi(kind: str, tmp_path: Path
                 return False
             return any(ip.startswith("10.7.1.") for ip in inbox.ips())
 
-        assert wait_for(delivered, 5, step=0.2), inbox.items
+        assert wait_until(delivered, 5, step=0.2), inbox.items
     finally:
         hdl.close()
         if raiser is not None:
@@ -367,4 +360,4 @@ def test_sim_process_killed_and_restarted_over_fifo_mi(kind: str, tmp_path: Path
         _kill(proc)
     # our reply FIFOs never outlive a call, even while the server was dead
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "opensips_fifo") == []
-    assert wait_for(lambda: not event_threads(), 2)
+    assert wait_until(lambda: not event_threads(), 2)
