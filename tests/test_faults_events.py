@@ -284,8 +284,10 @@ def _start_sim_process(fifo: Path, http_port: int) -> "subprocess.Popen[str]":
     import subprocess
     import sys
 
-    # SIGKILL leaves the process no chance to remove its temp dir: keep it under tmp_path
-    env = {**os.environ, "TMPDIR": str(fifo.parent)}
+    # SIGKILL leaves the process no chance to remove its temp dir: keep it under pytest's
+    scratch = fifo.parent.parent / f"{fifo.parent.name}-simtmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(scratch)}
     proc = subprocess.Popen([sys.executable, "-m", "opensips.sim", "--mi-fifo", str(fifo),
                              "--mi-http", f"127.0.0.1:{http_port}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
