@@ -47,8 +47,12 @@ class SimulatedOpenSIPS:
         self.pretty = pretty
         self.hang = False                    # MI endpoints read requests and never answer
         self.crashes: list[dict] = []        # requests that would have crashed a real server
-        self._own_workdir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix="opensips-sim-")
+        # A temporary dir only for the FIFO / socket paths not given: a process killed with
+        # SIGKILL (fault tests do that) cannot remove it, so don't make one it never needed.
+        needs_dir = bool(fifo and not (fifo_path and fifo_reply_dir)
+                         or datagram_unix and not datagram_unix_path)
+        self._own_workdir = workdir is None and needs_dir
+        self.workdir: str | None = workdir or (tempfile.mkdtemp(prefix="opensips-sim-") if needs_dir else None)
         self.fifo_path = (fifo_path or os.path.join(self.workdir, "opensips_fifo")) if fifo else None
         self.fifo_reply_dir = (fifo_reply_dir or self.workdir) if fifo else None
         self.datagram_unix_path = ((datagram_unix_path or os.path.join(self.workdir, "mi_dgram.sock"))
@@ -125,7 +129,8 @@ class SimulatedOpenSIPS:
         with self._lock:
             if self._running:
                 return self
-            os.makedirs(self.workdir, exist_ok=True)
+            if self.workdir:
+                os.makedirs(self.workdir, exist_ok=True)
             self.registry.clear()
             self.dispatcher.reset()
             self.deliverer.start()
@@ -145,17 +150,17 @@ class SimulatedOpenSIPS:
             return self
 
     def stop(self) -> None:
+        """Stop everything; also removes our temporary dir when start() failed or never ran."""
         with self._lock:
-            if not self._running:
-                return
-            self._running = False
-            self.traffic.stop()
-            for ep in (self._fifo, self._dgram_unix, self._dgram, self._http):
-                if ep is not None:
-                    ep.stop()
-            self.deliverer.stop()
-            self.registry.clear()
-            if self._own_workdir:
+            if self._running:
+                self._running = False
+                self.traffic.stop()
+                for ep in (self._fifo, self._dgram_unix, self._dgram, self._http):
+                    if ep is not None:
+                        ep.stop()
+                self.deliverer.stop()
+                self.registry.clear()
+            if self._own_workdir and self.workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     close = stop
@@ -168,8 +173,7 @@ class SimulatedOpenSIPS:
 
     def __del__(self) -> None:  # best effort: never leave FIFOs behind
         try:
-            if self._running:
-                self.stop()
+            self.stop()
         except Exception:  # noqa: BLE001
             pass
 
