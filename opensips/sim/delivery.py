@@ -20,7 +20,7 @@ import socket
 import threading
 from typing import Any
 
-from .jsontext import DupKeys, dumps
+from .jsontext import DupKeys, dumps, skip_space
 from .registry import Subscriber, Target
 
 log = logging.getLogger("opensips.sim.delivery")
@@ -228,8 +228,7 @@ class Deliverer:
         dec = json.JSONDecoder()
         pos = 0
         while True:
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
+            pos = skip_space(text, pos)
             if pos >= len(text):
                 st.buf = b""
                 return True

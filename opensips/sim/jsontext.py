@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+
+_SPACE = re.compile(r"\s*")
+
+
+def skip_space(text: str, pos: int) -> int:
+    """Index of the first non-whitespace character at or after ``pos`` (``len(text)`` if none).
+
+    For readers of concatenated JSON values (mi_fifo requests, event_stream replies).
+    """
+    return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # r"\s*" always matches
 
 
 class DupKeys(list):

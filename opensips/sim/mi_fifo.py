@@ -21,6 +21,7 @@ import time
 from typing import Callable
 
 from .commands import Outcome
+from .jsontext import skip_space
 
 log = logging.getLogger("opensips.sim.mi_fifo")
 
@@ -124,8 +125,7 @@ class FifoEndpoint:
         dec = json.JSONDecoder()
         pos = 0
         while True:
-            while pos < len(text) and text[pos].isspace():
-                pos += 1
+            pos = skip_space(text, pos)
             if pos >= len(text):
                 return b""
             start = pos
