@@ -11,7 +11,10 @@ unreachable" surfaces as ECONNREFUSED at once. Calls take a socket from a
 small pool (at most POOL_SLOTS calls in flight, sockets created on demand and
 reused) and give it back only after a clean exchange: a socket that saw a
 timeout or an error is closed, so a late reply can never be read by the next
-call. Replies whose id is not ours are skipped all the same.
+call. Replies whose id is not ours are skipped all the same. The pool is one
+``queue.SimpleQueue`` of slots (a socket, or ``None`` for a slot whose socket
+is not made yet): a single C-level blocking get with a timeout replaces a
+semaphore, a lock and an idle list on every call.
 
 ``bench/mi_calls.py --datagram-modes`` compares this with one socket per call
 ("percall": slowest, a UNIX client must bind and unlink a file every call) and
@@ -24,11 +27,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import secrets
 import socket
 import stat
 import tempfile
-import threading
 
 from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException, OpenSIPSMIRequestError, OpenSIPSMITimeoutError
 from .options import as_float, as_int, as_str
@@ -62,11 +65,15 @@ class DatagramTransport(Transport):
         if mode not in SOCKET_MODES:
             raise OpenSIPSMIException(f"datagram_socket_mode must be one of {', '.join(SOCKET_MODES)}")
         self.socket_mode = mode
-        self._idle: list[socket.socket] = []
-        self._lock = threading.Lock()
-        slots = SOCKET_MODES[mode]
-        self._slots = threading.Semaphore(slots) if slots else None
         self._closed = False
+        slots = SOCKET_MODES[mode]
+        # Free slots: an idle socket, or None (make one on first use). None
+        # for the whole pool means "percall": no limit, no reuse.
+        self._free: queue.SimpleQueue[socket.socket | None] | None = None
+        if slots:
+            self._free = queue.SimpleQueue()
+            for _ in range(slots):
+                self._free.put(None)
         # Temp paths of the UNIX client sockets we bound (removed when closed).
         self._bound: dict[int, str] = {}
 
@@ -136,51 +143,62 @@ class DatagramTransport(Transport):
             except OSError:
                 pass
 
-    def _acquire(self) -> socket.socket:
-        with self._lock:
-            if self._closed:
-                raise OpenSIPSMIConnectionError("the MI connector is closed")
-            if self._idle and self.socket_mode != "percall":
-                return self._idle.pop()
-        return self._new_socket()
-
-    def _release(self, sock: socket.socket, clean: bool) -> None:
-        with self._lock:
-            keep = clean and not self._closed and self.socket_mode != "percall"
-            if keep:
-                self._idle.append(sock)
-                return
-        self._discard(sock)
+    def _drain(self) -> None:
+        """Close every idle socket in the pool, keeping the slots (waiters wake and see ``_closed``)."""
+        free = self._free
+        if free is None:
+            return
+        taken = 0
+        while True:
+            try:
+                sock = free.get_nowait()
+            except queue.Empty:
+                break
+            taken += 1
+            if sock is not None:
+                self._discard(sock)
+        for _ in range(taken):
+            free.put(None)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for sock in idle:
-            self._discard(sock)
+        self._closed = True
+        self._drain()
 
     # -- one call ----------------------------------------------------------
 
     def exchange(self, request: bytes, req_id: int | str) -> bytes:
         deadline = Deadline(self.timeout)
-        if self._slots is None:
-            return self._exchange(request, req_id, deadline)
-        if not self._slots.acquire(timeout=self.timeout):
-            raise OpenSIPSMITimeoutError(f"{self.target}: other calls held every socket for {self.timeout:g}s")
+        free = self._free
+        if free is None:  # "percall": a fresh socket, closed afterwards
+            if self._closed:
+                raise OpenSIPSMIConnectionError("the MI connector is closed")
+            sock = self._new_socket()
+            try:
+                return self._roundtrip(sock, request, req_id, deadline)
+            finally:
+                self._discard(sock)
         try:
-            return self._exchange(request, req_id, deadline)
-        finally:
-            self._slots.release()
-
-    def _exchange(self, request: bytes, req_id: int | str, deadline: Deadline) -> bytes:
-        sock = self._acquire()
+            slot = free.get(timeout=self.timeout)
+        except queue.Empty:
+            raise OpenSIPSMITimeoutError(
+                f"{self.target}: other calls held every socket for {self.timeout:g}s"
+            ) from None
         clean = False
         try:
-            reply = self._roundtrip(sock, request, req_id, deadline)
+            if self._closed:
+                raise OpenSIPSMIConnectionError("the MI connector is closed")
+            if slot is None:
+                slot = self._new_socket()
+            reply = self._roundtrip(slot, request, req_id, deadline)
             clean = True
             return reply
         finally:
-            self._release(sock, clean)
+            if slot is not None and not clean:
+                self._discard(slot)  # a late reply must never reach the next call
+                slot = None
+            free.put(slot)
+            if self._closed:  # close() may have drained the pool before this put
+                self._drain()
 
     def _roundtrip(self, sock: socket.socket, request: bytes, req_id: int | str, deadline: Deadline) -> bytes:
         # A socket timeout (poll in C) bounds each wait by what is left of the call.
@@ -227,7 +245,7 @@ class DatagramTransport(Transport):
         """True for a JSON-RPC reply carrying another request's id (a late answer)."""
         if not data.startswith(b"{"):
             return False
-        if data.endswith(b'"id":' + json.dumps(req_id).encode() + b"}"):
+        if data.endswith(_id_tail(req_id)):
             return False  # the usual compact reply, id last: no need to parse it twice
         try:
             reply = json.loads(data)
@@ -263,3 +281,10 @@ class DatagramTransport(Transport):
         if isinstance(exc, PermissionError):
             return f"no permission to use {self.target} ({reason})"
         return f"cannot reach {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
+
+
+def _id_tail(req_id: int | str) -> bytes:
+    """How a compact reply to ``req_id`` ends: ``"id":7}``."""
+    if type(req_id) is int:
+        return b'"id":%d}' % req_id
+    return b'"id":' + json.dumps(req_id).encode() + b"}"

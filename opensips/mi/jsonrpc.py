@@ -22,6 +22,12 @@ from .errors import (
 # mi commands are identifiers, optionally namespaced as module:cmd (4.x).
 _CMD_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 
+# One encoder for every request: json.dumps() with non-default options builds a
+# new JSONEncoder per call. ensure_ascii=False keeps non-ASCII params as UTF-8
+# (shorter than \u escapes). Both are stateless, so threads can share them.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_decode = json.JSONDecoder().decode
+
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
 
@@ -61,7 +67,7 @@ def build_request(cmd: str, params: Any = None, req_id: int | str | None = None)
         request["params"] = params
     request["id"] = req_id
     try:
-        body = json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
+        body = _encode(request).encode()
     except (TypeError, ValueError) as exc:
         raise OpenSIPSMIRequestError(f"params are not JSON-serialisable: {exc}") from exc
     return body, req_id
@@ -76,22 +82,19 @@ def parse_reply(data: bytes | str, expected_id: int | str | None) -> Any:
     mi_datagram, truncated JSON, a reply to another id).
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
-        raw = bytes(data)
         try:
-            text = raw.decode("utf-8")
+            text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
-            text = raw.decode("utf-8", errors="replace")
+            text = bytes(data).decode("utf-8", errors="replace")
     else:
         text = data
-    stripped = text.strip()
-    if not stripped:
-        raise OpenSIPSMIConnectionError("empty reply from OpenSIPS")
     try:
-        reply = json.loads(stripped)
+        # JSON allows surrounding whitespace: no need to strip a well-formed reply.
+        reply = _decode(text)
     except (ValueError, RecursionError):
-        raise OpenSIPSMIConnectionError(f"reply is not JSON: {_preview(stripped)}") from None
+        reply = _parse_slow(text)
     if not isinstance(reply, dict):
-        raise OpenSIPSMIConnectionError(f"reply is not a JSON-RPC object: {_preview(stripped)}")
+        raise OpenSIPSMIConnectionError(f"reply is not a JSON-RPC object: {_preview(text.strip())}")
     if "error" in reply:
         error = reply["error"]
         if isinstance(error, dict):
@@ -104,12 +107,25 @@ def parse_reply(data: bytes | str, expected_id: int | str | None) -> Any:
             )
         raise OpenSIPSMICommandError(-32603, str(error))
     if "result" not in reply:
-        raise OpenSIPSMIConnectionError(f"reply has neither result nor error: {_preview(stripped)}")
+        raise OpenSIPSMIConnectionError(f"reply has neither result nor error: {_preview(text.strip())}")
     if expected_id is not None and reply.get("id") != expected_id:
         raise OpenSIPSMIConnectionError(
             f"reply id {reply.get('id')!r} does not match request id {expected_id!r}"
         )
     return reply["result"]
+
+
+def _parse_slow(text: str) -> Any:
+    """The reply did not parse as it came: padded with non-JSON whitespace, empty, or not JSON."""
+    stripped = text.strip()
+    if not stripped:
+        raise OpenSIPSMIConnectionError("empty reply from OpenSIPS")
+    if stripped != text:
+        try:
+            return _decode(stripped)
+        except (ValueError, RecursionError):
+            pass
+    raise OpenSIPSMIConnectionError(f"reply is not JSON: {_preview(text.strip())}")
 
 
 def _preview(text: str, limit: int = 80) -> str:
