@@ -12,47 +12,19 @@ error (one line on stderr), 2 on bad usage.
 from __future__ import annotations
 
 # Only modules already loaded at interpreter start up here: a Ctrl+C during
-# start-up must end the program quietly (see quiet_interrupts), and the
+# start-up must end the program quietly (see .interrupts), and the
 # heavy imports happen inside main().
 import signal
 import sys
 from typing import Any
 
+from .interrupts import loud_interrupts, run_main, silence_stdout
+
 PROG = "opensips-event"
-
-
-def quiet_interrupts() -> Any:
-    """Until something needs cleaning up, Ctrl+C just exits (status 130), without a traceback.
-
-    Returns the previous SIGINT handler (None when not changed: not the main
-    thread, or a caller with its own handler) for ``loud_interrupts``.
-    """
-    try:
-        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-            return None
-        return signal.signal(signal.SIGINT, _exit_quietly)
-    except (ValueError, OSError):  # not the main thread
-        return None
-
-
-def loud_interrupts(previous: Any) -> None:
-    """From here on Ctrl+C raises KeyboardInterrupt, so ``finally`` blocks clean up."""
-    if previous is not None:
-        try:
-            signal.signal(signal.SIGINT, previous)
-        except (ValueError, OSError):  # pragma: no cover
-            pass
-
-
-def _exit_quietly(signum: int, frame: Any) -> None:
-    import os
-
-    os._exit(130)
 
 
 def build_parser() -> Any:
     from .args import Parser, add_mi_arguments
-
 
     parser = Parser(prog=PROG, description="Subscribe to OpenSIPS events and print every notification "
                                            "as one JSON line.")
@@ -94,17 +66,10 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = quiet_interrupts()
-    try:
-        return _main(argv, previous)
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        loud_interrupts(previous)
+    return run_main(_main, argv)
 
 
 def _main(argv: list[str] | None, previous: Any) -> int:
-    import json  # noqa: F401  (used by _line)
     import logging
     import queue
     import time
@@ -175,9 +140,7 @@ def _main(argv: list[str] | None, previous: Any) -> int:
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
-        from .mi import _silence_stdout
-
-        _silence_stdout()
+        silence_stdout()
         return 0
     finally:
         try:  # let the unsubscribe finish: a second Ctrl+C / SIGTERM is ignored meanwhile

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .interrupts import loud_interrupts, run_main, silence_stdout
+
 PROG = "opensips-mi"
 
 
@@ -72,15 +74,7 @@ def build_parser() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .event import loud_interrupts, quiet_interrupts
-
-    previous = quiet_interrupts()  # Ctrl+C while starting: exit quietly
-    try:
-        return _main(argv, previous)
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        loud_interrupts(previous)
+    return run_main(_main, argv)  # Ctrl+C while starting: exit quietly
 
 
 def _main(argv: list[str] | None, previous: Any) -> int:
@@ -89,7 +83,6 @@ def _main(argv: list[str] | None, previous: Any) -> int:
     from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIConnectionError, OpenSIPSMIException
 
     from .args import fail, mi_from_args
-    from .event import loud_interrupts
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -125,19 +118,8 @@ def _main(argv: list[str] | None, previous: Any) -> int:
             sys.stdout.write(json.dumps(result, indent=4) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
     return 0
-
-
-def _silence_stdout() -> None:
-    """After EPIPE (e.g. piped into head), stop Python complaining at exit."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
