@@ -158,7 +158,9 @@ class HttpTransport(Transport):
         if auth:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
             headers.append(("Authorization", f"Basic {token}"))
-        self._headers = httpx.Headers(headers)
+        # Sent as given (bytes, in this order) with our own Host and Content-Length:
+        # httpx.Request would otherwise rebuild and re-validate them on every call.
+        self._headers = [(b"Host", self._url.netloc)] + [(k.encode(), v.encode()) for k, v in headers]
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._closed = False
         self._lock = threading.Lock()
@@ -190,8 +192,8 @@ class HttpTransport(Transport):
         _call.deadline = deadline
         try:
             response = self._transport.handle_request(
-                httpx.Request("POST", self._url, headers=self._headers, content=request,
-                              extensions=self._extensions)
+                httpx.Request("POST", self._url, headers=[*self._headers, (b"Content-Length", b"%d" % len(request))],
+                              stream=httpx.ByteStream(request), extensions=self._extensions)
             )
             try:
                 if response.status_code != 200:
