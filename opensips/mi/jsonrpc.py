@@ -20,7 +20,9 @@ from .errors import (
 )
 
 # mi commands are identifiers, optionally namespaced as module:cmd (4.x).
-_CMD_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+# ASCII only and \Z, not $ (which also matches before a final newline): a name
+# that passes needs no JSON escaping at all.
+_CMD_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
 
 # One encoder for every request: json.dumps() with non-default options builds a
 # new JSONEncoder per call. ensure_ascii=False keeps non-ASCII params as UTF-8
@@ -56,6 +58,10 @@ def build_request(cmd: str, params: Any = None, req_id: int | str | None = None)
         req_id = next_id()
     elif not isinstance(req_id, (int, str)) or isinstance(req_id, bool):
         raise OpenSIPSMIRequestError(f"request id must be an int or a string, not {req_id!r}")
+    if not params and type(req_id) is int:
+        # The common call (no params, our own id) needs no encoder: the name was
+        # validated to plain ASCII, so these are the bytes json would produce.
+        return b'{"jsonrpc":"2.0","method":"%s","id":%d}' % (cmd.encode(), req_id), req_id
     request: dict[str, Any] = {"jsonrpc": "2.0", "method": cmd}
     if params:
         if isinstance(params, tuple):
