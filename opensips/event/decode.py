@@ -18,7 +18,8 @@ import json
 import re
 from typing import Any
 
-__all__ = ["decode_notification", "StreamDecoder", "StreamBufferOverflow", "DEFAULT_MAX_BUFFER"]
+__all__ = ["decode_notification", "reparse_keeping_repeats", "StreamDecoder", "StreamBufferOverflow",
+           "DEFAULT_MAX_BUFFER"]
 
 DEFAULT_MAX_BUFFER = 1 << 20  # 1 MiB without one complete object: the peer is not OpenSIPS
 
@@ -62,26 +63,34 @@ def _keep_repeated(pairs: list[tuple[str, Any]]) -> Any:
     return out
 
 
-def _needs_slow_parse(raw: bytes | str, obj: dict, colon: Any) -> bool:
-    """True when ``raw`` may contain a repeated or empty key that json.loads collapsed.
+def _key_count(obj: dict) -> int:
+    """Keys json.loads kept at the top level and in ``params``; -1 when ``params`` has a ``""`` key.
 
-    Every key in compact JSON is followed by ``":``; if the bytes hold more of
-    those than the top level plus ``params`` have keys, something was nested
-    deeper, inside a string, or collapsed -- re-parse to be sure. An empty key
-    in ``params`` is OpenSIPS' array rendering, which the slow parse turns
-    into a list.
+    Every key in compact JSON is followed by ``":``; when the text holds a
+    different number of those, something was nested deeper, inside a string,
+    or collapsed -- so it is parsed again with ``_keep_repeated`` to be sure.
+    An empty key in ``params`` is OpenSIPS' array rendering, which that parse
+    turns into a list (-1 never equals a count, so it always re-parses).
     """
     n = len(obj)
     params = obj.get("params")
     if type(params) is dict:
         if "" in params:
-            return True
+            return -1
         n += len(params)
-    return raw.count(colon) != n
+    return n
 
 
-def _slow_parse(text: str | bytes) -> Any:
-    return _loads(text, object_pairs_hook=_keep_repeated)
+def reparse_keeping_repeats(data: bytes | bytearray | str) -> dict | None:
+    """Parse JSON that json.loads accepted again, keeping repeated keys (see ``_key_count``).
+
+    ``None`` when it is not an object (an all-"" top level becomes a list).
+    """
+    try:
+        obj = _loads(data, object_pairs_hook=_keep_repeated)
+    except (ValueError, RecursionError):  # pragma: no cover - parsed once already
+        return None
+    return obj if type(obj) is dict else None
 
 
 def _lenient_parse(raw: bytes | str) -> dict | None:
@@ -95,7 +104,7 @@ def _lenient_parse(raw: bytes | str) -> dict | None:
             return None
         if type(obj) is not dict:
             return None
-        if _needs_slow_parse(fixed, obj, '":'):
+        if fixed.count('":') != _key_count(obj):
             obj = json.JSONDecoder(strict=False, object_pairs_hook=_keep_repeated).decode(fixed)
     except (ValueError, RecursionError):
         return None
@@ -111,7 +120,7 @@ def decode_notification(data: bytes | bytearray | str) -> dict | None:
         return _lenient_parse(data) if isinstance(data, (bytes, bytearray, str)) else None
     if type(obj) is not dict:
         return None
-    # Fast duplicate-key check (see _needs_slow_parse), inlined for the hot path.
+    # Fast duplicate-key check (see _key_count), inlined for the hot path.
     params = obj.get("params")
     colon = '":' if type(data) is str else b'":'
     if type(params) is dict:
@@ -119,12 +128,7 @@ def decode_notification(data: bytes | bytearray | str) -> dict | None:
             return obj
     elif data.count(colon) == len(obj):
         return obj
-    try:
-        obj = _slow_parse(data)
-    except (ValueError, RecursionError):  # pragma: no cover - parsed once already
-        return None
-    # an all-"" top level became a list: not a notification
-    return obj if type(obj) is dict else None
+    return reparse_keeping_repeats(data)
 
 
 class StreamDecoder:
@@ -219,7 +223,7 @@ class StreamDecoder:
             if type(obj) is not dict:
                 self.garbage += 1
                 continue
-            if bad_utf8 or _needs_slow_parse_range(text, obj, start, end):
+            if bad_utf8 or text.count('":', start, end) != _key_count(obj):
                 chunk = text[start:end]
                 if bad_utf8:
                     chunk = chunk.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -334,16 +338,6 @@ def _object_end(text: str, start: int) -> int | None:
             if depth <= 0:
                 return i + 1
     return None
-
-
-def _needs_slow_parse_range(text: str, obj: dict, start: int, end: int) -> bool:
-    n = len(obj)
-    params = obj.get("params")
-    if type(params) is dict:
-        if "" in params:
-            return True
-        n += len(params)
-    return text.count('":', start, end) != n
 
 
 def _incomplete(exc: _JSONDecodeError, text: str) -> bool:

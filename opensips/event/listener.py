@@ -26,7 +26,8 @@ import struct
 import threading
 from typing import Any, Callable, Iterable
 
-from .decode import DEFAULT_MAX_BUFFER, StreamBufferOverflow, StreamDecoder, decode_notification
+from .decode import (DEFAULT_MAX_BUFFER, StreamBufferOverflow, StreamDecoder, decode_notification,
+                     reparse_keeping_repeats)
 
 log = logging.getLogger("opensips.event")
 
@@ -126,6 +127,23 @@ class Listener:
             except Exception:
                 log.exception("garbage notification callback raised")
 
+    def _bad_read(self, bad: int) -> int:
+        """One more unparsable read in a row (``bad`` before it): the new run length."""
+        bad += 1
+        if bad >= MAX_GARBAGE:
+            self.garbage()
+            return 0
+        return bad
+
+    def _recv_failed(self, exc: OSError) -> bool:
+        """True when this receive error ends the loop, False to receive again."""
+        if self._stopping:
+            return True
+        if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
+            return False
+        log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
+        return True
+
 
 class DatagramListener(Listener):
     """event_datagram: one JSON notification per datagram (UDP or UNIX)."""
@@ -152,6 +170,7 @@ class DatagramListener(Listener):
                         struct.pack("ll", 0, POLL_TIMEOUT_MS * 1000))
         allowed = self.allowed_sources
         decode = decode_notification
+        reparse = reparse_keeping_repeats
         delivered = unrouted = garbage = 0
         bad = 0
         if allowed is None:
@@ -167,21 +186,15 @@ class DatagramListener(Listener):
                 try:
                     data = recv(MAX_DATAGRAM)
                 except BlockingIOError:  # SO_RCVTIMEO: idle for a while
-                    st = self.stats
-                    st["received"] += delivered + unrouted + garbage
-                    st["delivered"] += delivered
-                    st["unrouted"] += unrouted
+                    self._add_counts(delivered, unrouted, garbage)
                     delivered = unrouted = garbage = 0
                     if self._stopping:
                         break
                     continue
                 except OSError as exc:
-                    if self._stopping:
+                    if self._recv_failed(exc):
                         break
-                    if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
-                        continue
-                    log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
-                    break
+                    continue
                 if not data:  # zero-length: stop()'s wake-up (never a notification)
                     if self._stopping:
                         break
@@ -195,17 +208,14 @@ class DatagramListener(Listener):
                         params = msg.get("params")
                         if type(params) is dict:
                             if "" in params or data.count(colon) != len(msg) + len(params):
-                                msg = decode(data)  # repeated/empty keys: keep every value
+                                msg = reparse(data)  # repeated/empty keys: keep every value
                         elif data.count(colon) != len(msg):
-                            msg = decode(data)
+                            msg = reparse(data)
                     else:
                         msg = None
                 if msg is None:
                     garbage += 1
-                    bad += 1
-                    if bad >= MAX_GARBAGE:
-                        bad = 0
-                        self.garbage()
+                    bad = self._bad_read(bad)
                     continue
                 bad = 0
                 method = msg.get("method")
@@ -230,12 +240,9 @@ class DatagramListener(Listener):
                 except BlockingIOError:
                     continue
                 except OSError as exc:
-                    if self._stopping:
+                    if self._recv_failed(exc):
                         break
-                    if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
-                        continue
-                    log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
-                    break
+                    continue
                 if not data:
                     continue
                 source = addr[0] if isinstance(addr, tuple) else addr
@@ -245,13 +252,14 @@ class DatagramListener(Listener):
                 self.stats["received"] += 1
                 msg = decode(data)
                 if msg is None:
-                    bad += 1
-                    if bad >= MAX_GARBAGE:
-                        bad = 0
-                        self.garbage()
+                    bad = self._bad_read(bad)
                     continue
                 bad = 0
                 self.deliver(msg)
+        self._add_counts(delivered, unrouted, garbage)
+
+    def _add_counts(self, delivered: int, unrouted: int, garbage: int) -> None:
+        """Publish the hot loop's local counters (it does so when idle and at the end)."""
         st = self.stats
         st["received"] += delivered + unrouted + garbage
         st["delivered"] += delivered
@@ -410,10 +418,7 @@ class TCPStreamListener(Listener):
                         self._drop(sel, conn)
                         continue
                     if decoder.garbage != garbage_before and not msgs:
-                        bad += 1
-                        if bad >= MAX_GARBAGE:
-                            bad = 0
-                            self.garbage()
+                        bad = self._bad_read(bad)
                     for msg in msgs:
                         bad = 0
                         self.stats["received"] += 1
@@ -462,8 +467,6 @@ class TCPStreamListener(Listener):
 
     def _ack(self, conn: socket.socket, req_id: object, peer: str) -> None:
         """reliable_mode: OpenSIPS waits for a reply with the same id on this connection."""
-        import json
-
         try:
             reply = json.dumps({"jsonrpc": "2.0", "result": "OK", "id": req_id},
                                separators=(",", ":")).encode()
