@@ -99,6 +99,8 @@ class OpenSIPSTUI(Workers, App[None]):
         for name, state in batch.states.items():
             if self.events.states.get(name) != "pending":
                 self.events.set_state(name, None if state == "stopped" else state)
+        if batch.states:  # the status bar's counts change with the list, not a slow tick later
+            self.status.set(states={n: s for n, s in self.events.states.items() if s})
         for name, what in batch.notices:
             self.notify(f"{clean(name)}: {what}", severity="warning", markup=False)
         now = time.monotonic()

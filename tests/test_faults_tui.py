@@ -113,14 +113,16 @@ async def test_hostile_payload_is_literal_in_every_pane_and_in_the_export(sim: S
         await until(pilot, lambda: app.events.states.get("E_MY_CUSTOM") == "active"
                     and app.events.states.get(evil_name) == "active", "subscriptions")
         await select(pilot, app, "E_MY_CUSTOM")
-        for _ in range(3):  # several times: the distinct-values column fills too
-            sim.raise_event("E_MY_CUSTOM", HOSTILE)
-        sim.raise_event(evil_name, {"x": "[red]y[/red]"})
-        # a datagram that is not valid UTF-8, straight to the listener
+        # a datagram that is not valid UTF-8, straight to the listener; first, so that the
+        # hostile payloads below are the last ones (the tree shows the last payload)
         _, host, port = app.backend.listen_address.split(":")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(b'{"jsonrpc":"2.0","method":"E_MY_CUSTOM","params":{"bytes":"\xff\xfe\x1b[31m\xc0\xaf"}}',
                      (host, int(port)))
+        await until(pilot, lambda: len(log_lines(app)) >= 1, "the non-UTF-8 event")
+        for _ in range(3):  # several times: the distinct-values column fills too
+            sim.raise_event("E_MY_CUSTOM", HOSTILE)
+        sim.raise_event(evil_name, {"x": "[red]y[/red]"})
         await until(pilot, lambda: len(log_lines(app)) >= 5, "log lines")
         await until(pilot, lambda: any("markup" in label for label in tree_labels(app)), "payload tree")
         await pilot.pause(0.6)  # one slow tick: counts, values seen, status bar
