@@ -343,16 +343,13 @@ class OpenSIPSEventHandler:
         what = "unsubscribe from" if expire == 0 else "subscribe to"
         try:
             result = self.mi.execute("event_subscribe", params)
-        except OpenSIPSMICommandError as exc:
+        except OpenSIPSMIException as exc:
             hint = ""
-            if exc.code == 400 and expire:
+            if isinstance(exc, OpenSIPSMICommandError) and exc.code == 400 and expire:
                 hint = " (unknown event, or a socket OpenSIPS cannot use?)"
             ev.last_error = exc
             raise OpenSIPSEventException(f"cannot {what} {ev.event} on {ev.socket}: {exc}{hint}",
                                          exc) from exc
-        except OpenSIPSMIException as exc:
-            ev.last_error = exc
-            raise OpenSIPSEventException(f"cannot {what} {ev.event} on {ev.socket}: {exc}", exc) from exc
         if result not in ("OK", "ok"):
             log.debug("event_subscribe %s answered %r", ev.event, result)
 
