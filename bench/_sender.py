@@ -1,4 +1,5 @@
-"""Shared helpers for the bench scripts: notification bytes, garbage, a UDP blaster.
+"""Shared helpers for the bench scripts: notification bytes, garbage, a UDP blaster, and the
+loopback bits around them (a free port, the kernel's UDP drop counter, stopping a process).
 
 Kept free of project imports so the same sender drives our handler, a bare
 socket loop and third-party receivers identically.
@@ -9,9 +10,12 @@ from __future__ import annotations
 import errno
 import json
 import random
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 EVENT = "E_PIKE_BLOCKED"
 
@@ -97,3 +101,27 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def udp_drops(port: int) -> int | None:
+    """The kernel's drop counter of the UDP socket bound to ``port`` (Linux), or None."""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            return int(fields[-1])
+    return None
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGINT (a clean shutdown), then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -37,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sender import EVENT, blast, free_port, notification  # noqa: E402
+from _sender import EVENT, blast, free_port, notification, stop  # noqa: E402
 
 PYPI_SPEC = "opensips==0.1.11"
 
@@ -219,16 +217,6 @@ def start_sim(budget: Budget, workdir: Path) -> tuple[subprocess.Popen, str, str
                 raise RuntimeError("opensips-sim did not answer MI within 15 s")
             time.sleep(0.1)
     return proc, f"http://127.0.0.1:{http_port}/mi", f"127.0.0.1:{dgram_port}"
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def read_result(proc: subprocess.Popen, timeout: float) -> dict:

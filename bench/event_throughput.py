@@ -42,36 +42,27 @@ from opensips.event.listener import RCVBUF  # noqa: E402
 from opensips.mi import OpenSIPSMI  # noqa: E402
 from opensips.sim import SimulatedOpenSIPS  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _sender import udp_drops  # noqa: E402
+
 WIRE = ROOT / "tests" / "fixtures" / "opensips-wire" / "4.0.1" / "events"
 SAMPLES = ["E_CORE_THRESHOLD_udp", "E_CORE_LOG_udp", "E_PIKE_BLOCKED_udp", "E_CORE_TCP_DISCONNECT_udp",
            "script_raise_event_E_MY_CUSTOM_via_sip"]
 
 SENDER = r"""
-import json, socket, sys, time, errno
-templates = json.loads(sys.argv[3])
-host, port, count, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[4]), float(sys.argv[5])
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from _sender import blast
+templates = json.loads(sys.argv[4])
+host, port, count, rate = sys.argv[2], int(sys.argv[3]), int(sys.argv[5]), float(sys.argv[6])
 payloads = []
 for i in range(count):
     note = dict(templates[i % len(templates)])
     note["params"] = dict(note.get("params") or {}, seq=i)
     payloads.append(json.dumps(note, separators=(",", ":")).encode())
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-addr = (host, port)
 t0 = time.perf_counter()
-for i, p in enumerate(payloads):
-    while True:
-        try:
-            s.sendto(p, addr)
-            break
-        except OSError as e:
-            if e.errno not in (errno.ENOBUFS, errno.EAGAIN):
-                raise
-            time.sleep(0.0002)
-    if rate and i % 100 == 0:
-        ahead = i / rate - (time.perf_counter() - t0)
-        if ahead > 0:
-            time.sleep(ahead)
-print(json.dumps({"sent": count, "seconds": time.perf_counter() - t0}))
+sent = blast((host, port), payloads, rate=rate or None)
+print(json.dumps({"sent": sent, "seconds": time.perf_counter() - t0}))
 """
 
 
@@ -81,18 +72,6 @@ def templates() -> list[dict]:
         data = json.loads((WIRE / f"{case}.json").read_text(encoding="utf-8"))
         out.append(json.loads(data["notifications"]["udp"][0]["raw"]))
     return out
-
-
-def udp_drops(port: int) -> int:
-    """Kernel drop counter of the UDP socket bound to ``port`` (Linux /proc/net/udp), else 0."""
-    try:
-        for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port:
-                return int(fields[-1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def thread_cpu(thread: threading.Thread) -> float:
@@ -132,8 +111,8 @@ def wait_quiet(counter: Counter, sender: subprocess.Popen, quiet: float = 0.4) -
 
 
 def run_sender(port: int, tmpl: list[dict], count: int, rate: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SENDER, "127.0.0.1", str(port), json.dumps(tmpl), str(count),
-                             str(rate)], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", SENDER, str(ROOT / "bench"), "127.0.0.1", str(port),
+                             json.dumps(tmpl), str(count), str(rate)], stdout=subprocess.PIPE, text=True)
 
 
 def bare_run(tmpl: list[dict], count: int, rate: float) -> dict:
@@ -157,7 +136,7 @@ def bare_run(tmpl: list[dict], count: int, rate: float) -> dict:
     sender = run_sender(port, tmpl, count, rate)
     first, last = wait_quiet(counter, sender)
     cpu = thread_cpu(thread) - cpu0
-    drops = udp_drops(port)
+    drops = udp_drops(port) or 0
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"", ("127.0.0.1", port))
     thread.join(2)
     sock.close()
@@ -177,7 +156,7 @@ def handler_run(sim: SimulatedOpenSIPS, mi: OpenSIPSMI, tmpl: list[dict], count:
         sender = run_sender(port, tmpl, count, rate)
         first, last = wait_quiet(counter, sender)
         cpu = thread_cpu(listener._thread) - cpu0
-        drops = udp_drops(port)
+        drops = udp_drops(port) or 0
     finally:
         hdl.close()
     return _result("handler", sender, counter, cpu, first, last, drops)

@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sender import free_port  # noqa: E402
+from _sender import free_port, stop  # noqa: E402
 
 from opensips.mi import OpenSIPSMI  # noqa: E402
 from opensips_tui.app import OpenSIPSTUI  # noqa: E402
@@ -70,16 +68,6 @@ def start_sim(rate: float) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("opensips-sim did not answer within 15 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 async def key_latency(app: OpenSIPSTUI, key: str, timeout: float = 10.0) -> float:

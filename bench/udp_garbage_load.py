@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _sender import EVENT, mixed  # noqa: E402
+from _sender import EVENT, mixed, udp_drops  # noqa: E402
 
 from opensips.event import OpenSIPSEventHandler  # noqa: E402
 from opensips.event.decode import decode_notification  # noqa: E402
@@ -52,19 +52,6 @@ sent = blast((host, port), [d for _, d in items], rate=rate)
 dt = time.perf_counter() - t0
 print(json.dumps({"sent": sent, "valid": valid, "garbage": sent - valid, "seconds": dt}))
 """
-
-
-def udp_drops(port: int) -> int | None:
-    """The kernel's drop counter of the UDP socket bound to ``port`` (Linux), or None."""
-    try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port:
-            return int(fields[-1])
-    return None
 
 
 def force_rcvbuf(hdl: OpenSIPSEventHandler, mb: int) -> str:
