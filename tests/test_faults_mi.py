@@ -21,7 +21,7 @@ from opensips.mi import (
     OpenSIPSMITimeoutError,
 )
 from opensips.sim import SimulatedOpenSIPS
-from tests.faultpeers import FifoPeer, TcpPeer, UdpPeer, http_answer, leftovers, read_http_request, silent
+from tests.faultpeers import FifoPeer, TcpPeer, UdpPeer, leftovers, read_http_request, silent
 
 TIMEOUT = 0.5
 SLACK = 2.0  # a hang check: scheduling noise on a busy 2-core box, not a speed requirement
@@ -36,13 +36,40 @@ def timed(fn: Callable[[], object]) -> tuple[BaseException | None, float]:
     return None, time.monotonic() - start
 
 
+def version_once(mi: OpenSIPSMI) -> tuple[BaseException | None, float]:
+    """``timed`` of one ``version`` call; the client is closed afterwards."""
+    try:
+        return timed(lambda: mi.execute("version"))
+    finally:
+        mi.close()
+
+
+def http_mi(peer: TcpPeer) -> OpenSIPSMI:
+    return OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
+
+
+def trickling(head: bytes, drip: bytes) -> Callable[[socket.socket, threading.Event], None]:
+    """A peer that reads the request, sends ``head``, then ``drip`` every TIMEOUT/5 for ever."""
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        if read_http_request(conn, stop) is None:
+            return
+        conn.sendall(head)
+        while not stop.is_set():
+            try:
+                conn.sendall(drip)
+            except OSError:
+                return
+            time.sleep(TIMEOUT / 5)
+
+    return handle
+
+
 # -- http ----------------------------------------------------------------------
 
 def test_http_peer_accepts_and_never_answers() -> None:
     with TcpPeer(silent) as peer:
-        mi = OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(http_mi(peer))
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
 
@@ -57,51 +84,22 @@ def test_http_chunked_body_that_never_ends() -> None:
         silent(conn, stop)
 
     with TcpPeer(handle) as peer:
-        mi = OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(http_mi(peer))
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
 
 
 def test_http_body_trickling_one_byte_at_a_time_is_cut_at_the_deadline() -> None:
     """Each read gets a byte just before its read timeout: only a whole-call deadline ends it."""
-
-    def handle(conn: socket.socket, stop: threading.Event) -> None:
-        if read_http_request(conn, stop) is None:
-            return
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-        while not stop.is_set():
-            try:
-                conn.sendall(b" ")
-            except OSError:
-                return
-            time.sleep(TIMEOUT / 5)
-
-    with TcpPeer(handle) as peer:
-        mi = OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+    with TcpPeer(trickling(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b" ")) as peer:
+        exc, took = version_once(http_mi(peer))
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
 
 
 def test_http_headers_trickling_forever_are_cut_at_the_deadline() -> None:
-    def handle(conn: socket.socket, stop: threading.Event) -> None:
-        if read_http_request(conn, stop) is None:
-            return
-        conn.sendall(b"HTTP/1.1 200 OK\r\n")
-        while not stop.is_set():
-            try:
-                conn.sendall(b"X-Slow: y\r\n")
-            except OSError:
-                return
-            time.sleep(TIMEOUT / 5)
-
-    with TcpPeer(handle) as peer:
-        mi = OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+    with TcpPeer(trickling(b"HTTP/1.1 200 OK\r\n", b"X-Slow: y\r\n")) as peer:
+        exc, took = version_once(http_mi(peer))
     assert isinstance(exc, OpenSIPSMIException), exc
     assert took < TIMEOUT + SLACK
 
@@ -118,7 +116,7 @@ def test_http_peer_closes_without_answer_then_recovers() -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
     with TcpPeer(handle) as peer:
-        mi = OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
+        mi = http_mi(peer)
         exc, _ = timed(lambda: mi.execute("version"))
         assert isinstance(exc, OpenSIPSMIConnectionError), exc
         assert mi.execute("version") == {"Server": "x"}  # the connector is still usable
@@ -129,9 +127,8 @@ def test_http_peer_closes_without_answer_then_recovers() -> None:
 
 def test_datagram_peer_never_answers() -> None:
     with UdpPeer(lambda req: None) as peer:
-        mi = OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=peer.addr[1], timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=peer.addr[1],
+                                            timeout=TIMEOUT))
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
 
@@ -140,9 +137,8 @@ def test_datagram_peer_never_answers() -> None:
                                      b"[1,2,3]", b'{"jsonrpc":"2.0","result":', b"{" * 3000])
 def test_datagram_peer_answers_garbage(garbage: bytes) -> None:
     with UdpPeer(lambda req: garbage) as peer:
-        mi = OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=peer.addr[1], timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=peer.addr[1],
+                                            timeout=TIMEOUT))
     assert isinstance(exc, OpenSIPSMIException), exc
     assert took < TIMEOUT + SLACK
 
@@ -165,9 +161,7 @@ def test_datagram_nobody_listening_is_a_connection_error() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mi = OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=port, timeout=TIMEOUT)
-    exc, took = timed(lambda: mi.execute("version"))
-    mi.close()
+    exc, took = version_once(OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=port, timeout=TIMEOUT))
     assert isinstance(exc, OpenSIPSMIConnectionError), exc
     assert took < TIMEOUT + SLACK
 
@@ -175,9 +169,7 @@ def test_datagram_nobody_listening_is_a_connection_error() -> None:
 def test_datagram_unix_peer_never_answers(tmp_path) -> None:
     path = str(tmp_path / "mi.sock")
     with UdpPeer(lambda req: None, unix_path=path):
-        mi = OpenSIPSMI("datagram", datagram_unix_socket=path, timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(OpenSIPSMI("datagram", datagram_unix_socket=path, timeout=TIMEOUT))
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
     # the client's own reply socket file is gone
@@ -188,9 +180,8 @@ def test_datagram_unix_peer_never_answers(tmp_path) -> None:
 
 def test_fifo_reader_never_answers_leaves_no_reply_fifo() -> None:
     with FifoPeer(lambda req: None) as peer:
-        mi = OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir, timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir,
+                                            timeout=TIMEOUT))
         assert leftovers(peer.reply_dir) == ["opensips_fifo"]
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
@@ -199,9 +190,7 @@ def test_fifo_reader_never_answers_leaves_no_reply_fifo() -> None:
 def test_fifo_without_any_reader(tmp_path) -> None:
     fifo = tmp_path / "opensips_fifo"
     os.mkfifo(fifo)
-    mi = OpenSIPSMI("fifo", fifo_file=str(fifo), fifo_reply_dir=str(tmp_path), timeout=TIMEOUT)
-    exc, took = timed(lambda: mi.execute("version"))
-    mi.close()
+    exc, took = version_once(OpenSIPSMI("fifo", fifo_file=str(fifo), fifo_reply_dir=str(tmp_path), timeout=TIMEOUT))
     assert isinstance(exc, OpenSIPSMIConnectionError), exc
     assert took < TIMEOUT + SLACK
     assert sorted(os.listdir(tmp_path)) == ["opensips_fifo"]
@@ -210,9 +199,8 @@ def test_fifo_without_any_reader(tmp_path) -> None:
 @pytest.mark.parametrize("garbage", [b"\xff\xfe garbage", b"", b'{"jsonrpc":"2.0","result":', b"[" * 5000])
 def test_fifo_peer_answers_garbage(garbage: bytes) -> None:
     with FifoPeer(lambda req: garbage) as peer:
-        mi = OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir, timeout=TIMEOUT)
-        exc, took = timed(lambda: mi.execute("version"))
-        mi.close()
+        exc, took = version_once(OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir,
+                                            timeout=TIMEOUT))
         assert leftovers(peer.reply_dir) == ["opensips_fifo"]
     assert isinstance(exc, OpenSIPSMIException), exc
     assert took < TIMEOUT + SLACK
