@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import queue
 import secrets
+import select
 import socket
 import stat
 import tempfile
@@ -132,6 +134,7 @@ class DatagramTransport(Transport):
             except OSError as exc:
                 self._discard(sock)
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+        sock.setblocking(False)  # waits are bounded by _wait(), see _roundtrip()
         return sock
 
     def _discard(self, sock: socket.socket) -> None:
@@ -201,23 +204,29 @@ class DatagramTransport(Transport):
                 self._drain()
 
     def _roundtrip(self, sock: socket.socket, request: bytes, req_id: int | str, deadline: Deadline) -> bytes:
-        # A socket timeout (poll in C) bounds each wait by what is left of the call.
-        # send() waits too: a UNIX datagram server queues only a few datagrams
-        # (net.unix.max_dgram_qlen) and makes senders wait while it is full.
-        sock.settimeout(max(deadline.remaining(), 0.001))
-        try:
-            sock.send(request)
-        except (TimeoutError, socket.timeout):
-            raise OpenSIPSMITimeoutError(
-                f"{self.target} did not take the request within {self.timeout:g}s: "
-                "OpenSIPS is not reading its mi_datagram socket"
-            ) from None
-        except OSError as exc:
-            if exc.errno == errno.EMSGSIZE:
-                raise OpenSIPSMIRequestError(
-                    f"request of {len(request)} bytes is too large for one datagram to {self.target}"
-                ) from None
-            raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+        # The socket is non-blocking: send() and recv() are one syscall each, and
+        # only the waits (one poll each, bounded by what is left of the call) block.
+        # A socket timeout would poll before every send and recv, and every
+        # settimeout() is an ioctl. send() can wait too: a UNIX datagram server
+        # queues only a few datagrams (net.unix.max_dgram_qlen) and refuses more
+        # (EAGAIN) while it is full.
+        while True:
+            try:
+                sock.send(request)
+                break
+            except BlockingIOError:
+                remaining = deadline.remaining()
+                if remaining <= 0 or not _wait(sock, False, remaining):
+                    raise OpenSIPSMITimeoutError(
+                        f"{self.target} did not take the request within {self.timeout:g}s: "
+                        "OpenSIPS is not reading its mi_datagram socket"
+                    ) from None
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:
+                    raise OpenSIPSMIRequestError(
+                        f"request of {len(request)} bytes is too large for one datagram to {self.target}"
+                    ) from None
+                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -225,11 +234,12 @@ class DatagramTransport(Transport):
                     f"no reply from {self.target} within {self.timeout:g}s: is OpenSIPS running with "
                     "mi_datagram on this address, and not too busy?"
                 )
-            sock.settimeout(remaining)
+            if not _wait(sock, True, remaining):
+                continue
             try:
                 data = sock.recv(self.buffer_size + 1)
-            except (TimeoutError, socket.timeout):
-                continue
+            except BlockingIOError:
+                continue  # woken without a datagram after all
             except OSError as exc:
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
             if len(data) > self.buffer_size:
@@ -281,6 +291,23 @@ class DatagramTransport(Transport):
         if isinstance(exc, PermissionError):
             return f"no permission to use {self.target} ({reason})"
         return f"cannot reach {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
+
+
+if hasattr(select, "poll"):
+
+    def _wait(sock: socket.socket, readable: bool, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until ``sock`` is readable (or writable); errors count as ready."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN if readable else select.POLLOUT)
+        return bool(poller.poll(max(1, math.ceil(timeout * 1000))))
+
+else:  # pragma: no cover - platforms without poll()
+
+    def _wait(sock: socket.socket, readable: bool, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until ``sock`` is readable (or writable); errors count as ready."""
+        rlist, wlist, xlist = select.select([sock] if readable else [], [] if readable else [sock], [sock],
+                                            max(timeout, 0.001))
+        return bool(rlist or wlist or xlist)
 
 
 def _id_tail(req_id: int | str) -> bytes:
