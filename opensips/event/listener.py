@@ -271,17 +271,8 @@ class UDPListener(DatagramListener):
 
     def __init__(self, ip: str, port: int, **kwargs) -> None:
         super().__init__(**kwargs)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            _big_rcvbuf(sock)
-            sock.bind((ip, port))
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            self._close()
-            raise
-        self.sock = sock
-        self.address: tuple[str, int] = sock.getsockname()[:2]
+        self.sock = _bound_socket(socket.AF_INET, socket.SOCK_DGRAM, (ip, port), _big_rcvbuf)
+        self.address: tuple[str, int] = self.sock.getsockname()[:2]
 
     def describe(self) -> str:
         return f"udp:{self.address[0]}:{self.address[1]}"
@@ -298,20 +289,15 @@ class UnixDatagramListener(DatagramListener):
         super().__init__(**kwargs)
         self.path = os.path.abspath(path)
         self.address = self.path
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        _remove_stale_unix_socket(self.path)
+        self.sock = _bound_socket(socket.AF_UNIX, socket.SOCK_DGRAM, self.path, _big_rcvbuf)
         try:
-            _remove_stale_unix_socket(self.path)
-            _big_rcvbuf(sock)
-            sock.bind(self.path)
+            self._ino = os.stat(self.path).st_ino
             if mode is not None:
                 os.chmod(self.path, mode)
-            sock.setblocking(False)
         except BaseException:
-            sock.close()
-            self._close()
+            self._close()  # also removes the socket file (once _ino says it is ours)
             raise
-        self.sock = sock
-        self._ino = os.stat(self.path).st_ino
 
     def describe(self) -> str:
         return f"unix:{self.path}"
@@ -347,18 +333,13 @@ class TCPStreamListener(Listener):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((ip, port))
-            sock.listen(16)
-            sock.setblocking(False)
+            self.sock = _bound_socket(socket.AF_INET, socket.SOCK_STREAM, (ip, port),
+                                      lambda s: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
         except BaseException:
-            sock.close()
-            self._close()
+            self._close()  # the wake-up pair
             raise
-        self.sock = sock
-        self.address: tuple[str, int] = sock.getsockname()[:2]
+        self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self._conns: dict[socket.socket, tuple[StreamDecoder, str]] = {}
 
     def _wake(self) -> None:
@@ -479,6 +460,25 @@ class TCPStreamListener(Listener):
         except (OSError, TypeError, ValueError) as exc:
             log.info("%s: could not acknowledge notification %r to %s: %s", self.describe(), req_id,
                      peer, exc)
+
+
+def _bound_socket(family: int, kind: int, address: Any,
+                  prepare: Callable[[socket.socket], None]) -> socket.socket:
+    """A non-blocking socket bound to ``address`` (listening, for TCP); closed again if a step fails.
+
+    ``prepare`` sets options that must precede bind.
+    """
+    sock = socket.socket(family, kind)
+    try:
+        prepare(sock)
+        sock.bind(address)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(16)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _big_rcvbuf(sock: socket.socket) -> None:
