@@ -12,13 +12,14 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..feed import format_time
 from ..safe import clean
 from ..stats import StatsView
+from .pane import Pane
 
 MAX_NODES = 400
 TREE_INTERVAL = 0.5
@@ -54,18 +55,11 @@ def fill_tree(node: TreeNode, value: Any, budget: list[int]) -> None:
             node.add_leaf(_label(key, child))
 
 
-class DetailPane(Vertical):
+class DetailPane(Pane):
     """Counters, sparkline, payload tree and distinct values of one event."""
 
-    ALLOW_MAXIMIZE = True  # z zooms it
-
     DEFAULT_CSS = """
-    DetailPane {
-        border: round $primary 40%;
-        border-title-color: $text;
-        height: 2fr;
-    }
-    DetailPane:focus-within { border: round $primary; }
+    DetailPane { height: 2fr; }
     DetailPane > #summary { height: 1; }
     DetailPane > Sparkline { height: 1; margin: 0 0 0 0; }
     DetailPane > Horizontal { height: 1fr; }

@@ -11,25 +11,18 @@ from typing import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import Log, Static
 
 from ..feed import Batch, Entry
 from .filter_bar import FilterBar
+from .pane import Pane
 
 
-class EventLog(Vertical):
+class EventLog(Pane):
     """The ``Log``, its filter input and its "paused, N new" marker; owns pause state."""
 
-    ALLOW_MAXIMIZE = True  # z zooms it
-
     DEFAULT_CSS = """
-    EventLog {
-        border: round $primary 40%;
-        border-title-color: $text;
-        height: 1fr;
-    }
-    EventLog:focus-within { border: round $primary; }
+    EventLog { height: 1fr; }
     EventLog > Log { height: 1fr; overflow-y: auto; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     EventLog > #marker {
         dock: bottom; height: 1; display: none;
