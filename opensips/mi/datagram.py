@@ -26,18 +26,21 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
 import queue
 import secrets
-import select
 import socket
 import stat
 import tempfile
 
-from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException, OpenSIPSMIRequestError, OpenSIPSMITimeoutError
+from .errors import (
+    OpenSIPSMIConnectionError,
+    OpenSIPSMIException,
+    OpenSIPSMIRequestError,
+    OpenSIPSMITimeoutError,
+)
 from .options import as_float, as_int, as_str
-from .transport import Deadline, Transport
+from .transport import Deadline, Transport, wait_socket
 
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -134,7 +137,7 @@ class DatagramTransport(Transport):
             except OSError as exc:
                 self._discard(sock)
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
-        sock.setblocking(False)  # waits are bounded by _wait(), see _roundtrip()
+        sock.setblocking(False)  # waits are bounded by wait_socket(), see _roundtrip()
         return sock
 
     def _discard(self, sock: socket.socket) -> None:
@@ -216,7 +219,7 @@ class DatagramTransport(Transport):
                 break
             except BlockingIOError:
                 remaining = deadline.remaining()
-                if remaining <= 0 or not _wait(sock, False, remaining):
+                if remaining <= 0 or not wait_socket(sock, False, remaining):
                     raise OpenSIPSMITimeoutError(
                         f"{self.target} did not take the request within {self.timeout:g}s: "
                         "OpenSIPS is not reading its mi_datagram socket"
@@ -234,7 +237,7 @@ class DatagramTransport(Transport):
                     f"no reply from {self.target} within {self.timeout:g}s: is OpenSIPS running with "
                     "mi_datagram on this address, and not too busy?"
                 )
-            if not _wait(sock, True, remaining):
+            if not wait_socket(sock, True, remaining):
                 continue
             try:
                 data = sock.recv(self.buffer_size + 1)
@@ -291,23 +294,6 @@ class DatagramTransport(Transport):
         if isinstance(exc, PermissionError):
             return f"no permission to use {self.target} ({reason})"
         return f"cannot reach {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
-
-
-if hasattr(select, "poll"):
-
-    def _wait(sock: socket.socket, readable: bool, timeout: float) -> bool:
-        """Wait up to ``timeout`` s until ``sock`` is readable (or writable); errors count as ready."""
-        poller = select.poll()
-        poller.register(sock, select.POLLIN if readable else select.POLLOUT)
-        return bool(poller.poll(max(1, math.ceil(timeout * 1000))))
-
-else:  # pragma: no cover - platforms without poll()
-
-    def _wait(sock: socket.socket, readable: bool, timeout: float) -> bool:
-        """Wait up to ``timeout`` s until ``sock`` is readable (or writable); errors count as ready."""
-        rlist, wlist, xlist = select.select([sock] if readable else [], [] if readable else [sock], [sock],
-                                            max(timeout, 0.001))
-        return bool(rlist or wlist or xlist)
 
 
 def _id_tail(req_id: int | str) -> bytes:

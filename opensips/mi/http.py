@@ -15,6 +15,7 @@ Real-server quirks handled here (tests/fixtures/opensips-wire/*/http/):
 from __future__ import annotations
 
 import base64
+import socket
 import ssl
 import threading
 from typing import Any
@@ -23,9 +24,13 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException, OpenSIPSMITimeoutError
+from .errors import (
+    OpenSIPSMIConnectionError,
+    OpenSIPSMIException,
+    OpenSIPSMITimeoutError,
+)
 from .options import as_bool, as_str
-from .transport import Deadline, Transport
+from .transport import Deadline, Transport, wait_socket
 
 DEFAULT_URL = "http://127.0.0.1:8888/mi"
 #: Replies larger than this are refused instead of filling memory.
@@ -47,18 +52,42 @@ def _clamp(timeout: float | None) -> float | None:
 
 
 class _CoalescingStream(httpcore.NetworkStream):
-    """Buffers writes and sends them as one ``send()`` right before reading."""
+    """Buffers writes and sends them as one ``send()`` right before reading.
+
+    A plain TCP socket is driven directly, non-blocking: send() and recv() are
+    one syscall each and only real waits poll. httpcore's stream calls
+    settimeout() (an ioctl) before every send and recv, and Python then polls
+    before each of them: 6 syscalls per exchange instead of 3. TLS streams
+    keep httpcore's own I/O.
+    """
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
         self._pending: list[bytes] = []
         self._pending_timeout: float | None = None
+        sock = inner.get_extra_info("socket")
+        self._sock: socket.socket | None = None
+        if type(sock) is socket.socket:  # not an ssl.SSLSocket
+            sock.setblocking(False)
+            self._sock = sock
 
     def _flush(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
-            self._inner.write(data, timeout=_clamp(self._pending_timeout))
+            sock = self._sock
+            if sock is None:
+                self._inner.write(data, timeout=_clamp(self._pending_timeout))
+                return
+            try:
+                while data:
+                    try:
+                        data = data[sock.send(data):]
+                    except BlockingIOError:
+                        if not wait_socket(sock, False, _clamp(self._pending_timeout)):
+                            raise httpcore.WriteTimeout("timed out sending the request") from None
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if buffer:
@@ -67,7 +96,19 @@ class _CoalescingStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._flush()
-        return self._inner.read(max_bytes, timeout=_clamp(timeout))
+        sock = self._sock
+        if sock is None:
+            return self._inner.read(max_bytes, timeout=_clamp(timeout))
+        try:
+            while True:
+                if not wait_socket(sock, True, _clamp(timeout)):
+                    raise httpcore.ReadTimeout("timed out waiting for the reply")
+                try:
+                    return sock.recv(max_bytes)
+                except BlockingIOError:
+                    continue  # woken without data after all
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
 
     def close(self) -> None:
         self._pending.clear()

@@ -7,6 +7,9 @@ transports cannot drift apart on what counts as a valid answer.
 
 from __future__ import annotations
 
+import math
+import select
+import socket
 import time
 from abc import ABC, abstractmethod
 
@@ -60,3 +63,25 @@ class Deadline:
 
     def expired(self) -> bool:
         return time.monotonic() >= self.end
+
+
+if hasattr(select, "poll"):
+
+    def wait_socket(sock: socket.socket, readable: bool, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` s (None: no limit) until ``sock`` is readable or writable.
+
+        Errors and hang-ups count as ready (the next send/recv reports them).
+        Used with non-blocking sockets: one poll per wait, instead of the poll
+        Python adds before every send/recv of a socket with a timeout.
+        """
+        poller = select.poll()
+        poller.register(sock, select.POLLIN if readable else select.POLLOUT)
+        return bool(poller.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
+
+else:  # pragma: no cover - platforms without poll()
+
+    def wait_socket(sock: socket.socket, readable: bool, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` s (None: no limit) until ``sock`` is readable or writable."""
+        rlist, wlist, xlist = select.select([sock] if readable else [], [] if readable else [sock], [sock],
+                                            None if timeout is None else max(timeout, 0.001))
+        return bool(rlist or wlist or xlist)
