@@ -20,6 +20,9 @@ __all__ = ["clean", "text", "compact", "ELLIPSIS"]
 
 ELLIPSIS = "…"
 
+# json.dumps with options builds a new encoder per call; this runs per value of every log line.
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 # C0 controls, DEL, C1 controls, bidi embeddings/overrides/isolates and marks,
@@ -38,18 +41,23 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _plain(value: Any) -> str:
+    """A string as it is; anything else as compact JSON (or ``repr`` when not serialisable)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return _to_json(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def clean(value: Any, limit: int | None = None) -> str:
     """``value`` as one line of literal text: control/bidi characters become visible escapes.
 
     Non-strings are shown as compact JSON (or ``repr`` when not serialisable).
     ``limit`` cuts the result to that many characters, ending with an ellipsis.
     """
-    if not isinstance(value, str):
-        try:
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        except (TypeError, ValueError):
-            value = repr(value)
-    result = _UNSAFE.sub(_escape, value)
+    result = _UNSAFE.sub(_escape, _plain(value))
     if limit is not None and len(result) > limit:
         result = result[: max(limit - 1, 0)] + ELLIPSIS
     return result
@@ -64,14 +72,11 @@ def compact(params: Any, limit: int | None = None) -> str:
     """Params of one notification on one line: ``k=v k2=v2`` for objects, ``a, b`` for arrays."""
     if params is None:
         return ""
+    # Built from unescaped parts and escaped once, at the end.
     if isinstance(params, dict):
-        parts = []
-        for key, value in params.items():
-            shown = value if isinstance(value, str) else clean(value)
-            parts.append(f"{key}={shown}" if key != "" else str(shown))
-        out = " ".join(parts)
+        out = " ".join(f"{key}={_plain(value)}" if key != "" else _plain(value) for key, value in params.items())
     elif isinstance(params, list):
-        out = ", ".join(v if isinstance(v, str) else clean(v) for v in params)
+        out = ", ".join(_plain(v) for v in params)
     else:
-        out = params if isinstance(params, str) else clean(params)
+        out = _plain(params)
     return clean(out, limit)
