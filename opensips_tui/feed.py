@@ -115,7 +115,8 @@ class Feed:
             self._stats[TOTAL].add(ts, track_params=False)
             self._arrived += 1
             self._touched.add(event)
-            if self._filter.matches(entry.search_text) if self._filter.active else True:
+            log_filter = self._filter
+            if not log_filter.active or log_filter.matches(entry.search_text):
                 self._matched += 1
                 self._pending.append(entry)
 

@@ -14,8 +14,9 @@ from functools import cached_property
 class LogFilter:
     text: str = ""
 
-    @property
+    @cached_property
     def active(self) -> bool:
+        """Any words at all (asked once per notification by the feed, so computed once)."""
         return bool(self.text.strip())
 
     @cached_property
