@@ -15,6 +15,7 @@ RATE_WINDOW = 5
 DISTINCT_MAX = 16      # more distinct values than this: the param is high-cardinality
 DISTINCT_KEYS_MAX = 32
 DISTINCT_VALUE_LEN = 80
+_UNSEEN: dict[str, int] = {}  # sentinel: a param key not tracked yet
 
 
 @dataclass(frozen=True)
@@ -64,25 +65,25 @@ class EventStats:
                 self._track(params)
 
     def _track(self, params: dict[str, Any]) -> None:
+        # Runs per notification under the feed's lock: one dict lookup per key, no allocation
+        # once the key is known.
         distinct = self._distinct
         for key, value in params.items():
-            values = distinct.get(key, {})
+            values = distinct.get(key, _UNSEEN)
             if values is None:
                 continue
-            if key not in distinct and len(distinct) >= DISTINCT_KEYS_MAX:
-                continue
+            if values is _UNSEEN:
+                if len(distinct) >= DISTINCT_KEYS_MAX:
+                    continue
+                values = distinct[key] = {}
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 distinct[key] = None
                 continue
             shown = value if isinstance(value, str) else repr(value)
-            if len(shown) > DISTINCT_VALUE_LEN:
-                distinct[key] = None
-                continue
-            if shown not in values and len(values) >= DISTINCT_MAX:
+            if len(shown) > DISTINCT_VALUE_LEN or (shown not in values and len(values) >= DISTINCT_MAX):
                 distinct[key] = None
                 continue
             values[shown] = values.get(shown, 0) + 1
-            distinct[key] = values
 
     def history(self, now: float, seconds: int = HISTORY_SECONDS) -> list[int]:
         """Counts per second, oldest first, ending with the current second."""
