@@ -70,6 +70,8 @@ class EventLog(Pane):
     # -- writing ------------------------------------------------------------------------
     def add(self, batch: Batch) -> None:
         """Write one drained batch (or count it while paused)."""
+        if not batch.matched:
+            return  # the usual idle tick: the marker already shows the current state
         log = self.log_widget
         if self.paused:
             self.unseen += batch.matched
