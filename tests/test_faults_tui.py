@@ -7,8 +7,6 @@ terminal escapes, no bidi reordering) and an export must be safe to ``cat``.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
 import re
@@ -16,17 +14,16 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Log, Tree
+from textual.widgets import Tree
 
 from opensips.sim import SimulatedOpenSIPS
 from opensips_tui.app import OpenSIPSTUI
-from opensips_tui.config import Settings
+from tests.tui_pilot import SIZE, highlight, live, log_lines, make_app, run
 
-SIZE = (120, 40)
 # what must never reach the terminal raw: C0 (bar none), DEL, C1 (CSI \x9b, OSC \x9d, ...), bidi controls
 DANGEROUS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -43,36 +40,14 @@ HOSTILE = {
 }
 
 
-def run(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-def make_app(sim: SimulatedOpenSIPS, tmp_path: Path, health_every: float = 5.0, event: dict | None = None,
-             conn: str = "http", **overrides) -> OpenSIPSTUI:
-    settings = Settings(conn=conn, mi=sim.mi_kwargs(conn), event={"listen_ip": "127.0.0.1", **(event or {})},
-                        export_dir=tmp_path / "exports", **overrides)
-    return OpenSIPSTUI(settings, health_every=health_every)
-
-
 async def until(pilot: Pilot, cond: Callable[[], object], what: str, seconds: float = 10.0) -> None:
+    """Poll ``cond`` for at most ``seconds`` of wall time (some waits here bound an exit)."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if cond():
             return
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def live(sim: SimulatedOpenSIPS) -> list[dict]:
-    return [s for s in sim.subscribers() if s.get("ttl") != "expired"]
-
-
-def log_lines(app: OpenSIPSTUI) -> list[str]:
-    return list(app.query_one("#log", Log).lines)
 
 
 def tree_labels(app: OpenSIPSTUI) -> list[str]:
@@ -97,12 +72,6 @@ def assert_safe(where: str, text: str, multiline: bool = False) -> None:
     assert bad is None, f"{where}: raw {bad.group()!r} at {bad.start()}: {text[max(0, bad.start() - 40):bad.start() + 40]!r}"
 
 
-async def select(pilot: Pilot, app: OpenSIPSTUI, event: str) -> None:
-    await until(pilot, lambda: event in app.events.names, f"{event} in the list")
-    app.events.highlighted = app.events.names.index(event)
-    await pilot.pause()
-
-
 @run
 async def test_hostile_payload_is_literal_in_every_pane_and_in_the_export(sim: SimulatedOpenSIPS,
                                                                           tmp_path: Path) -> None:
@@ -112,7 +81,7 @@ async def test_hostile_payload_is_literal_in_every_pane_and_in_the_export(sim: S
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.events.states.get("E_MY_CUSTOM") == "active"
                     and app.events.states.get(evil_name) == "active", "subscriptions")
-        await select(pilot, app, "E_MY_CUSTOM")
+        await highlight(pilot, app, "E_MY_CUSTOM")
         # a datagram that is not valid UTF-8, straight to the listener; first, so that the
         # hostile payloads below are the last ones (the tree shows the last payload)
         _, host, port = app.backend.listen_address.split(":")

@@ -2,64 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import threading
-from typing import Awaitable, Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Log, Static, Tree
+from textual.widgets import Static, Tree
 
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
 from opensips_tui.widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen
-
-SIZE = (120, 40)
-
-
-def make_app(sim, tmp_path, health_every: float = 5.0, **overrides) -> OpenSIPSTUI:
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        export_dir=tmp_path / "exports", **overrides)
-    return OpenSIPSTUI(settings, health_every=health_every)
-
-
-def run(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async Pilot test on a fresh event loop (no asyncio pytest plugin needed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(pilot: Pilot, cond: Callable[[], bool], what: str, tries: int = 100) -> None:
-    """Poll ``cond`` between UI pauses (bounded: ``tries`` x 50 ms)."""
-    for _ in range(tries):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def live(sim, event: str | None = None) -> list[dict]:
-    return [s for s in sim.subscribers() if event in (None, s.get("event")) and s.get("ttl") != "expired"]
-
-
-def log_lines(app: OpenSIPSTUI) -> list[str]:
-    return list(app.query_one("#log", Log).lines)
-
+from tests.tui_pilot import SIZE, highlight, live, log_lines, make_app, run, until
 
 async def subscribed(pilot: Pilot, app: OpenSIPSTUI, *events: str) -> None:
     await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in events), "subscriptions")
-
-
-async def highlight(pilot: Pilot, app: OpenSIPSTUI, event: str) -> None:
-    await until(pilot, lambda: event in app.events.names, "events list")
-    app.events.highlighted = app.events.names.index(event)
-    await pilot.pause()
 
 
 @run

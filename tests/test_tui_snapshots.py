@@ -13,6 +13,7 @@ from textual.widgets import Log, Tree
 
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
+from tests.tui_pilot import until
 
 FIXED_NOW = 1_764_255_600.0  # 2025-11-27 15:00:00 UTC
 SUBSCRIBE = ["E_PIKE_BLOCKED", "E_UL_CONTACT_INSERT", "E_CORE_LOG"]
@@ -32,28 +33,20 @@ def build(sim, tmp_path) -> OpenSIPSTUI:
     return OpenSIPSTUI(settings, clock=lambda: FIXED_NOW, health_every=3600)
 
 
-async def until(pilot: Pilot, cond, what: str, tries: int = 200) -> None:
-    for _ in range(tries):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def prepare(sim):
     async def run_before(pilot: Pilot) -> None:
         app: OpenSIPSTUI = pilot.app  # type: ignore[assignment]
         await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in SUBSCRIBE)
-                    and app.status.health, "subscriptions")
+                    and app.status.health, "subscriptions", tries=200)
         for name, params in EVENTS:
             sim.raise_event(name, params)
-        await until(pilot, lambda: len(app.query_one("#log", Log).lines) == len(EVENTS), "log lines")
+        await until(pilot, lambda: len(app.query_one("#log", Log).lines) == len(EVENTS), "log lines", tries=200)
         app.events.highlighted = app.events.names.index("E_PIKE_BLOCKED")
         tree = app.query_one("#payload", Tree)
         await until(pilot, lambda: [str(n.label) for n in tree.root.children] == ["ip: 203.0.113.7"]
-                    and "3 events" in str(app.query_one("#summary").render()), "detail pane")
+                    and "3 events" in str(app.query_one("#summary").render()), "detail pane", tries=200)
         await until(pilot, lambda: app.events.counts.get("E_PIKE_BLOCKED", (0,))[0] == 3
-                    and app.status.rate == 1.0, "counts and rate")
+                    and app.status.rate == 1.0, "counts and rate", tries=200)
         app.status.set(target="http://127.0.0.1:8888/mi", listen="udp:127.0.0.1:9901")
         app.clear_notifications()
         await pilot.pause()
