@@ -67,6 +67,16 @@ def add_mi_arguments(parser: argparse.ArgumentParser) -> None:
                    help="seconds one MI call may take [OPENSIPS_MI_TIMEOUT; default 5]")
 
 
+# flag (dest) -> OpenSIPSMI kwarg, copied when given, per transport
+_KWARGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "http": (("mi_url", "url"),),
+    "datagram": (("mi_unix_socket", "datagram_unix_socket"), ("mi_ip", "datagram_ip"),
+                 ("mi_port", "datagram_port")),
+    "fifo": (("mi_fifo_file", "fifo_file"), ("mi_fifo_fallback", "fifo_file_fallback"),
+             ("mi_fifo_reply_dir", "fifo_reply_dir")),
+}
+
+
 def _value(args: argparse.Namespace, dest: str, environ: dict[str, str]) -> Any:
     value = getattr(args, dest, None)
     if value is None or value == "":
@@ -93,27 +103,15 @@ def mi_settings(args: argparse.Namespace, environ: dict[str, str] | None = None)
     kwargs: dict[str, Any] = {}
     if get("mi_timeout") is not None:
         kwargs["timeout"] = get("mi_timeout")
+    for dest, kwarg in _KWARGS.get(conn, _KWARGS["fifo"]):
+        value = get(dest)
+        if value:
+            kwargs[kwarg] = value
     if conn == "http":
-        if get("mi_url"):
-            kwargs["url"] = get("mi_url")
         if get("mi_user"):
             kwargs["auth"] = (get("mi_user"), get("mi_password") or "")
         if getattr(args, "mi_insecure", False):
             kwargs["verify"] = False
-    elif conn == "datagram":
-        if get("mi_unix_socket"):
-            kwargs["datagram_unix_socket"] = get("mi_unix_socket")
-        if get("mi_ip"):
-            kwargs["datagram_ip"] = get("mi_ip")
-        if get("mi_port"):
-            kwargs["datagram_port"] = get("mi_port")
-    else:
-        if get("mi_fifo_file"):
-            kwargs["fifo_file"] = get("mi_fifo_file")
-        if get("mi_fifo_fallback"):
-            kwargs["fifo_file_fallback"] = get("mi_fifo_fallback")
-        if get("mi_fifo_reply_dir"):
-            kwargs["fifo_reply_dir"] = get("mi_fifo_reply_dir")
     return conn, kwargs
 
 
