@@ -48,6 +48,10 @@ def http_mi(peer: TcpPeer) -> OpenSIPSMI:
     return OpenSIPSMI("http", url=f"http://127.0.0.1:{peer.port}/mi", timeout=TIMEOUT)
 
 
+def fifo_mi(peer: FifoPeer) -> OpenSIPSMI:
+    return OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir, timeout=TIMEOUT)
+
+
 def trickling(head: bytes, drip: bytes) -> Callable[[socket.socket, threading.Event], None]:
     """A peer that reads the request, sends ``head``, then ``drip`` every TIMEOUT/5 for ever."""
 
@@ -180,8 +184,7 @@ def test_datagram_unix_peer_never_answers(tmp_path) -> None:
 
 def test_fifo_reader_never_answers_leaves_no_reply_fifo() -> None:
     with FifoPeer(lambda req: None) as peer:
-        exc, took = version_once(OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir,
-                                            timeout=TIMEOUT))
+        exc, took = version_once(fifo_mi(peer))
         assert leftovers(peer.reply_dir) == ["opensips_fifo"]
     assert isinstance(exc, OpenSIPSMITimeoutError), exc
     assert took < TIMEOUT + SLACK
@@ -199,8 +202,7 @@ def test_fifo_without_any_reader(tmp_path) -> None:
 @pytest.mark.parametrize("garbage", [b"\xff\xfe garbage", b"", b'{"jsonrpc":"2.0","result":', b"[" * 5000])
 def test_fifo_peer_answers_garbage(garbage: bytes) -> None:
     with FifoPeer(lambda req: garbage) as peer:
-        exc, took = version_once(OpenSIPSMI("fifo", fifo_file=peer.fifo_path, fifo_reply_dir=peer.reply_dir,
-                                            timeout=TIMEOUT))
+        exc, took = version_once(fifo_mi(peer))
         assert leftovers(peer.reply_dir) == ["opensips_fifo"]
     assert isinstance(exc, OpenSIPSMIException), exc
     assert took < TIMEOUT + SLACK
