@@ -150,9 +150,8 @@ class Deliverer:
                     if self._busy == 0:
                         self._idle.notify_all()
 
-    def _send(self, event: str, params: Any, t: Target, payload: bytes | None = None) -> None:
-        if payload is None and t.proto != "tcp":
-            payload = notification(event, params)
+    def _send(self, event: str, params: Any, t: Target, payload: bytes | None) -> None:
+        """``payload``: the datagram, built once per event by ``_run`` (stream builds its own)."""
         if t.proto == "udp":
             try:
                 assert self._udp is not None
