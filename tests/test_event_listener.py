@@ -77,6 +77,10 @@ def test_udp_garbage_interleaved_loses_no_valid_event_and_ten_bad_give_none(udp)
     assert garbage.empty_for(0.2)
     send(_note("E_A", i=99))
     assert sink.take(1)[0]["params"] == {"i": 99}  # listening goes on
+    lst.stop()  # publishes the loop's counters
+    bad = sum(1 for i in range(30) if junk[i % len(junk)]) + MAX_GARBAGE * 2 + 3  # b"" is stop()'s wake-up
+    assert lst.stats["garbage"] == bad  # every unparsable read, not only full runs of ten
+    assert lst.stats["delivered"] == 31 and lst.stats["received"] == 31 + bad
 
 
 def test_callback_exception_is_logged_and_listener_continues(caplog) -> None:

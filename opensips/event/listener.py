@@ -51,6 +51,8 @@ class Listener:
         self.routes: Routes = {}
         self.on_garbage = on_garbage
         self.allowed_sources = frozenset(allowed_sources) if allowed_sources else None
+        # received = delivered + unrouted + garbage (unparsable reads; stream: skipped runs);
+        # refused: datagrams from a source not in allowed_sources. Updated when idle.
         self.stats = {"received": 0, "delivered": 0, "unrouted": 0, "garbage": 0, "refused": 0}
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -120,7 +122,6 @@ class Listener:
 
     def garbage(self) -> None:
         """MAX_GARBAGE unparsable reads in a row: tell every callback (README: callback(None))."""
-        self.stats["garbage"] += MAX_GARBAGE
         if self.on_garbage is not None:
             try:
                 self.on_garbage()
@@ -252,6 +253,7 @@ class DatagramListener(Listener):
                 self.stats["received"] += 1
                 msg = decode(data)
                 if msg is None:
+                    self.stats["garbage"] += 1
                     bad = self._bad_read(bad)
                     continue
                 bad = 0
@@ -264,6 +266,7 @@ class DatagramListener(Listener):
         st["received"] += delivered + unrouted + garbage
         st["delivered"] += delivered
         st["unrouted"] += unrouted
+        st["garbage"] += garbage
 
 
 class UDPListener(DatagramListener):
@@ -398,8 +401,10 @@ class TCPStreamListener(Listener):
                         log.warning("%s: dropping connection from %s: %s", self.describe(), peer, exc)
                         self._drop(sel, conn)
                         continue
-                    if decoder.garbage != garbage_before and not msgs:
-                        bad = self._bad_read(bad)
+                    if decoder.garbage != garbage_before:
+                        self.stats["garbage"] += decoder.garbage - garbage_before
+                        if not msgs:
+                            bad = self._bad_read(bad)
                     for msg in msgs:
                         bad = 0
                         self.stats["received"] += 1
