@@ -7,7 +7,11 @@ listener thread. Names are imported lazily so ``import opensips.mi`` stays cheap
 
 from __future__ import annotations
 
-from typing import Any
+# typing costs milliseconds at start-up, and a Ctrl+C in that window would print a
+# traceback before the tools can install their quiet handler: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

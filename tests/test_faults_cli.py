@@ -78,15 +78,18 @@ def reply_dir_files(sim: SimulatedOpenSIPS) -> set[str]:
 
 
 def our_traceback(stderr: str) -> bool:
-    """A traceback through our code.
+    """A traceback raised while our code was running.
 
-    A Ctrl+C at 0.0 s can land while the interpreter itself starts ("Fatal Python error:
-    init_import_site"), before any line of ours runs: that traceback is Python's own.
+    A Ctrl+C at 0.0 s can land before ``main()`` installs its quiet handler: while the
+    interpreter starts ("Fatal Python error: init_import_site") or while the entry
+    module's imports run (a few milliseconds; frames "in <module>"). Nothing exists to
+    clean up then, and that traceback is Python's default for an interrupted import.
     """
-    frames = [line for line in stderr.splitlines() if line.strip().startswith("File ")]
+    frames = [line.strip() for line in stderr.splitlines() if line.strip().startswith("File ")]
     if "Traceback" in stderr and not frames:
         return True
-    return any("/opensips/" in f or "/opensips_tui/" in f for f in frames)
+    ours = [f for f in frames if "/opensips/" in f or "/opensips_tui/" in f]
+    return any(not f.endswith("in <module>") for f in ours)
 
 
 def check_clean(sim: SimulatedOpenSIPS, run: Run, rc: int, before: set[str], sock: Path | None) -> None:

@@ -16,7 +16,11 @@ from __future__ import annotations
 # heavy imports happen inside main().
 import signal
 import sys
-from typing import Any
+# typing costs milliseconds at start-up, and a Ctrl+C in that window would print a
+# traceback before the tools can install their quiet handler: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .interrupts import loud_interrupts, run_main, silence_stdout
 

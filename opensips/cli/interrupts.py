@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any, Callable
+# typing costs milliseconds at start-up, and a Ctrl+C in that window would print a
+# traceback before the tools can install their quiet handler: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def quiet_interrupts() -> Any:

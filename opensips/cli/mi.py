@@ -11,7 +11,11 @@ Exit status: 0 on a result, 1 on any error (one line on stderr), 2 on bad usage.
 from __future__ import annotations
 
 import sys
-from typing import Any
+# typing costs milliseconds at start-up, and a Ctrl+C in that window would print a
+# traceback before the tools can install their quiet handler: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .interrupts import loud_interrupts, run_main, silence_stdout
 
