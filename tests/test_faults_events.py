@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -281,9 +283,6 @@ def test_subscribe_with_mi_down_leaves_no_thread_or_socket(tmp_path: Path) -> No
 # -- the simulator *process* killed (SIGKILL: no cleanup, stale FIFO) and started again ------
 
 def _start_sim_process(fifo: Path, http_port: int) -> "subprocess.Popen[str]":
-    import subprocess
-    import sys
-
     # SIGKILL leaves the process no chance to remove its temp dir: keep it under pytest's
     scratch = fifo.parent.parent / f"{fifo.parent.name}-simtmp"
     scratch.mkdir(exist_ok=True)

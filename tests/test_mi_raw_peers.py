@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import socket
 import stat
 import threading
@@ -29,6 +28,7 @@ from opensips.mi import (
     OpenSIPSMIRequestError,
     OpenSIPSMITimeoutError,
 )
+from tests.waiting import keyboard_interrupt_after, run_threads
 from tests.wire import sample
 
 
@@ -194,12 +194,7 @@ def test_udp_fifty_threads_share_one_connector(udp_peer, mode: str) -> None:
         def worker(n: int) -> None:
             results[n] = [mi.execute("echo", {"n": n * 100 + i}) for i in range(5)]
 
-        threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(50)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(20)
-        assert not any(t.is_alive() for t in threads)
+        run_threads(worker, 50, timeout=20)
     assert results == {n: [n * 100 + i for i in range(5)] for n in range(50)}
 
 
@@ -601,19 +596,12 @@ def test_fifo_keyboard_interrupt_removes_the_reply_fifo(fifo_env) -> None:
     peer = FifoPeer(fifo, reply_dir, lambda name, req: None)
     mi = fifo_mi(fifo, reply_dir, timeout=5)
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(0.3):
             mi.execute("version")  # main thread: the signal lands while it waits for the reply
         assert peer.requests
         assert os.listdir(reply_dir) == []
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
         peer.close()
 
 
@@ -627,12 +615,7 @@ def test_fifo_fifty_threads_share_one_connector(fifo_env) -> None:
         def worker(n: int) -> None:
             results[n] = [mi.execute("echo", {"n": n * 100 + i}) for i in range(3)]
 
-        threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(50)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert not any(t.is_alive() for t in threads)
+        run_threads(worker, 50, timeout=30)
     finally:
         peer.close()
     assert results == {n: [n * 100 + i for i in range(3)] for n in range(50)}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from opensips.mi import (
 )
 from opensips.sim import SimulatedOpenSIPS
 from tests.test_mi_raw_peers import run_bounded
+from tests.waiting import keyboard_interrupt_after, run_threads
 from tests.wire import sample
 
 TRANSPORTS = ("fifo", "http", "udp", "unix")
@@ -210,18 +209,9 @@ def test_keyboard_interrupt_while_waiting_leaves_no_reply_fifo(sim: SimulatedOpe
     sim.hang = True
     mi = connect(sim, "fifo", timeout=5)
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
-        with pytest.raises(KeyboardInterrupt):
-            mi.execute("version")
-        assert reply_fifos(sim) == []
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(0.3):
+        mi.execute("version")
+    assert reply_fifos(sim) == []
 
 
 # -- threads ----------------------------------------------------------------------------
@@ -243,12 +233,7 @@ def test_fifty_threads_share_one_connector(sim: SimulatedOpenSIPS, mi: OpenSIPSM
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(40)
-    assert not any(t.is_alive() for t in threads)
+    run_threads(worker, 50, timeout=40)
     assert errors == []
     assert sorted(done) == list(range(50))
 

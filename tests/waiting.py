@@ -1,10 +1,13 @@
-"""Waiting for other threads in tests: a callback collector and a bounded poll."""
+"""Waiting for other threads in tests: a callback collector, a bounded poll, thread fan-out, Ctrl+C."""
 
 from __future__ import annotations
 
 import queue
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class Sink:
@@ -39,3 +42,30 @@ def wait_until(pred: Callable[[], object], timeout: float = 5.0, step: float = 0
             return True
         time.sleep(step)
     return bool(pred())
+
+
+def run_threads(worker: Callable[[int], object], count: int, timeout: float) -> None:
+    """Run ``worker(0..count-1)`` on ``count`` daemon threads at once; fail if any outlives ``timeout``."""
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "worker threads still running"
+
+
+@contextmanager
+def keyboard_interrupt_after(seconds: float) -> Iterator[None]:
+    """Raise KeyboardInterrupt in the main thread after ``seconds`` (as Ctrl+C would)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
