@@ -21,6 +21,8 @@ from .safe import clean, compact
 from .stats import EventStats, StatsView
 
 TOTAL = "*"
+NOTICE_EVERY = 10.0   # seconds: one "no more notifications" notice per event at most this often
+NOTICES_MAX = 50      # notices kept between two drains
 
 
 def format_time(ts: float, utc: bool = False, millis: bool = True) -> str:
@@ -92,6 +94,9 @@ class Feed:
         self._touched: set[str] = set()
         self._states: dict[str, str] = {}
         self._notices: list[tuple[str, str]] = []
+        # When each event last gave a notice. Keyed, like _stats, by subscription names (the
+        # backend's callbacks), never by payload text, so it is as small as the events list.
+        self._noticed: dict[str, float] = {}
         self._stats: dict[str, EventStats] = {TOTAL: EventStats(TOTAL)}
         self._seq = 0
         self._filter = LogFilter()
@@ -102,8 +107,14 @@ class Feed:
         ts = self.clock()
         with self._lock:
             if not isinstance(notification, dict):
-                self._notices.append((event, "no more notifications (unreadable data or expired)"))
-                del self._notices[:-50]
+                # A stranger spraying garbage at the listener makes one None per live
+                # subscription every 10 bad datagrams: one toast per event per NOTICE_EVERY
+                # seconds, not hundreds a second (each toast is a widget living for seconds).
+                last = self._noticed.get(event)
+                if last is None or not 0 <= ts - last < NOTICE_EVERY:
+                    self._noticed[event] = ts
+                    self._notices.append((event, "no more notifications (unreadable data or expired)"))
+                    del self._notices[:-NOTICES_MAX]
                 return
             self._seq += 1
             entry = Entry(self._seq, ts, event, notification)
