@@ -10,12 +10,17 @@ received and the event rate, and the time the screen takes to answer a key
 RSS and thread count, and the worst key latency.
 
     python bench/tui_soak.py [--minutes 10] [--rate 2000] [--sample 10] [--transport datagram]
+
+``--tracemalloc N`` traces allocations (N frames each; slows the app down): a snapshot at the
+first sample after ``--warmup`` seconds and one at the end, then the allocations that grew in
+between, grouped by line and by traceback -- what to read when RSS drifts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import urllib.request
 from pathlib import Path
 
@@ -112,6 +118,7 @@ async def soak(args: argparse.Namespace, url: str, events: list[str]) -> list[di
             start = time.monotonic()
             end = start + args.minutes * 60
             last_count, last_t = 0, start
+            first_snap: tracemalloc.Snapshot | None = None
             while True:
                 await asyncio.sleep(min(args.sample, max(0.0, end - time.monotonic())))
                 now = time.monotonic()
@@ -123,18 +130,49 @@ async def soak(args: argparse.Namespace, url: str, events: list[str]) -> list[di
                 row = {"t": now - start, "rss_mib": rss, "threads": threads, "py_threads": threading.active_count(),
                        "events": count, "rate": (count - last_count) / max(now - last_t, 1e-9),
                        "key_ms": lat * 1000, "lag_ms": lag * 1000, "log_lines": len(app.log_pane.log_widget.lines)}
+                if args.tracemalloc:
+                    gc.collect()  # count live objects, not cyclic garbage waiting for a full collection
+                    row["traced_mib"] = tracemalloc.get_traced_memory()[0] / 2**20
                 rows.append(row)
                 print(f"{row['t']:7.0f}s  rss {rss:7.1f} MiB  threads {threads:3d} (py {row['py_threads']:3d})  "
                       f"events {count:>10,}  rate {row['rate']:7.0f}/s  key {row['key_ms']:6.1f} ms  "
                       f"loop lag {row['lag_ms']:6.1f} ms  "
-                      f"log lines {row['log_lines']}", flush=True)
+                      f"log lines {row['log_lines']}"
+                      + (f"  traced {row['traced_mib']:.2f} MiB" if args.tracemalloc else ""), flush=True)
                 last_count, last_t = count, now
+                if args.tracemalloc and first_snap is None and now - start >= args.warmup:
+                    first_snap = take_snapshot()
+                    print(f"# tracemalloc: first snapshot at {now - start:.0f} s", flush=True)
                 if now >= end:
                     break
+            if first_snap is not None:
+                report_growth(first_snap, take_snapshot(), args.top)
             await pilot.press("q")
             await pilot.pause(0.5)
         backend.close()
         return rows
+
+
+def take_snapshot() -> tracemalloc.Snapshot:
+    """Live allocations (cyclic garbage collected first; tracemalloc's bookkeeping left out)."""
+    gc.collect()
+    return tracemalloc.take_snapshot().filter_traces([
+        tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")])
+
+
+def report_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, top: int) -> None:
+    """What grew between two snapshots, by source line and by whole traceback."""
+    for key in ("lineno", "traceback"):
+        diffs = [d for d in last.compare_to(first, key) if d.size_diff > 0]
+        total = sum(d.size_diff for d in diffs)
+        print(f"# tracemalloc growth by {key}: +{total / 1024:.1f} KiB in {len(diffs)} places; top {top}:")
+        for d in diffs[:top]:
+            print(f"#   +{d.size_diff / 1024:8.1f} KiB  +{d.count_diff:6d} blocks  "
+                  f"(now {d.size / 1024:.1f} KiB in {d.count} blocks)")
+            for line in d.traceback.format() if key == "traceback" else [str(d.traceback[0])]:
+                print(f"#       {line.strip()}")
+    print(f"# tracemalloc traced now/peak: {tracemalloc.get_traced_memory()[0] / 2**20:.1f}/"
+          f"{tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--transport", choices=("datagram", "stream"), default="datagram")
     ap.add_argument("--ring-size", type=int, default=10_000, help="the app's event ring (default 10000)")
     ap.add_argument("--size", default="120x40", help="terminal size WxH (default 120x40)")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="trace allocations with FRAMES frames each and report what grew (default off)")
+    ap.add_argument("--warmup", type=float, default=60.0,
+                    help="with --tracemalloc: seconds before the first snapshot (default 60)")
+    ap.add_argument("--top", type=int, default=15, help="with --tracemalloc: places to print (default 15)")
     args = ap.parse_args(argv)
+    if args.tracemalloc:
+        tracemalloc.start(args.tracemalloc)
 
     sim, url = start_sim(args.rate)
     try:
