@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from opensips.event.listener import (MAX_GARBAGE, TCPStreamListener, UDPListener,
+from opensips.event.listener import (MAX_CONNECTIONS, MAX_GARBAGE, TCPStreamListener, UDPListener,
                                      UnixDatagramListener)
-from tests.waiting import Sink
+from tests.waiting import Sink, wait_until
 from tests.wire import sample
 
 NOTE = sample("4.0.1", "events", "E_PIKE_BLOCKED_udp")["notifications"]["udp"][0]["raw"].encode()
@@ -225,6 +225,23 @@ def test_tcp_garbage_on_stream_loses_no_valid_event(tcp) -> None:
     c.sendall(_note("E_A", i="sentinel"))
     got = [m["params"]["i"] for m in sink.take(21)]
     assert got == list(range(20)) + ["sentinel"]
+
+
+def test_tcp_idle_connections_cannot_lock_opensips_out(tcp) -> None:
+    """A stranger holding every connection slot open: the quietest is dropped for a newcomer."""
+    lst, sink, connect = tcp
+    talker = connect()
+    talker.sendall(_note("E_A", i=0))
+    assert sink.take(1)[0]["params"] == {"i": 0}
+    idle = [connect() for _ in range(MAX_CONNECTIONS + 5)]  # silent, never closed
+    assert wait_until(lambda: lst.connections == MAX_CONNECTIONS, 3)
+    idle[-1].sendall(_note("E_A", i=1))  # the newest one was let in
+    assert sink.take(1)[0]["params"] == {"i": 1}
+    # the talker, silent since its first event, was among the quietest and got dropped;
+    # like OpenSIPS, a new connection gets through at once
+    fresh = connect()
+    fresh.sendall(_note("E_A", i=2))
+    assert sink.take(1)[0]["params"] == {"i": 2}
 
 
 def test_tcp_reliable_mode_acknowledged_at_once(tcp) -> None:

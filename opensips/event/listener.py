@@ -394,6 +394,7 @@ class TCPStreamListener(Listener):
                     if not data:
                         self._drop(sel, conn)
                         continue
+                    self._conns[conn] = self._conns.pop(conn)  # most recently heard: last in order
                     garbage_before = decoder.garbage
                     try:
                         msgs = decoder.feed(data)
@@ -432,10 +433,13 @@ class TCPStreamListener(Listener):
             conn.close()
             return
         if len(self._conns) >= MAX_CONNECTIONS:
-            log.warning("%s: refused connection from %s: %d connections open", self.describe(), peer,
-                        len(self._conns))
-            conn.close()
-            return
+            # Full: make room by dropping the connection heard from least recently, so idle
+            # connections (a stranger's, or stale ones) can never lock OpenSIPS out; OpenSIPS
+            # reconnects by itself on its next event.
+            quietest = next(iter(self._conns))
+            log.warning("%s: %d connections open: dropping the quietest, from %s, for %s",
+                        self.describe(), len(self._conns), self._conns[quietest][1], peer)
+            self._drop(sel, quietest)
         conn.setblocking(False)
         self._conns[conn] = (StreamDecoder(self.max_buffer), peer)
         sel.register(conn, selectors.EVENT_READ, "conn")
