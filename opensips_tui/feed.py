@@ -135,6 +135,12 @@ class Feed:
         """A subscription changed state (active / retrying / expired / stopped)."""
         with self._lock:
             self._states[event] = state
+            if state == "expired":
+                # An explicit expiry also calls back with None just before: say what it was,
+                # and never let the garbage rate limit swallow it.
+                self._notices = [n for n in self._notices if n[0] != event]
+                self._notices.append((event, "subscription expired"))
+                del self._notices[:-NOTICES_MAX]
 
     # -- UI side ----------------------------------------------------------------------
     def drain(self) -> Batch:

@@ -110,3 +110,17 @@ def test_strangers_datagrams_do_not_grow_the_tui_state(sim: SimulatedOpenSIPS, t
         assert len(feed._stats[event]._distinct) == DISTINCT_KEYS_MAX  # noqa: SLF001
     finally:
         backend.close()
+
+
+def test_expiry_notice_is_never_swallowed_by_the_garbage_rate_limit() -> None:
+    clock = Clock()
+    feed = Feed(clock=clock)
+    feed.push("E_A", None)                      # garbage: a notice, and the rate limit starts
+    feed.drain()
+    clock.now += 1.0
+    feed.push("E_A", None)                      # an explicit expiry calls back with None ...
+    feed.set_state("E_A", "expired")            # ... and then changes the state
+    assert feed.drain().notices == [("E_A", "subscription expired")]
+    feed.push("E_B", None)
+    feed.set_state("E_B", "expired")            # same drain: one notice that says what it was
+    assert feed.drain().notices == [("E_B", "subscription expired")]
