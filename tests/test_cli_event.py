@@ -13,10 +13,12 @@ import time
 
 import pytest
 
+from tests.waiting import sigint_default
+
 
 def start(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "opensips.cli.event", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
 
 
 def wait_subscribed(sim, proc: subprocess.Popen, events: set[str], timeout: float = 10) -> list[dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from opensips.sim import SimulatedOpenSIPS
-from tests.waiting import wait_until
+from tests.waiting import wait_until, sigint_default
 
 EVENTS = ["E_PIKE_BLOCKED", "E_CORE_LOG"]
 
@@ -46,7 +46,7 @@ class Run:
 
     def __init__(self, args: list[str]) -> None:
         self.proc = subprocess.Popen(cli_command() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, errors="replace")
+                                     text=True, errors="replace", preexec_fn=sigint_default)
         self.err: list[str] = []
         self.out: list[str] = []
         self.listening = threading.Event()

@@ -69,3 +69,12 @@ def keyboard_interrupt_after(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for children the tests send Ctrl+C (SIGINT) to.
+
+    A shell starts background jobs with SIGINT ignored and children inherit that; Python then
+    keeps ignoring it, and a Ctrl+C test would wait for an exit that never comes.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
