@@ -295,6 +295,24 @@ def test_reliable_stream_mode(sim_factory, listeners):
     assert len(tcp.conns) == 1
 
 
+def test_reliable_mode_waits_for_each_reply_then_gives_up_and_goes_on(sim_factory, listeners, caplog):
+    """Like event_stream: a listener that never replies costs each event the reply timeout
+    (logged), and the connection stays."""
+    sim = sim_factory(stream_reliable=True)
+    tcp = listeners("tcp")  # never replies
+    sim.registry.subscribe("E_MY_CUSTOM", tcp.socket)
+    with caplog.at_level("WARNING", logger="opensips.sim.delivery"):
+        sim.raise_event("E_MY_CUSTOM", {"n": 1})
+        sim.raise_event("E_MY_CUSTOM", {"n": 2})
+        sim.flush()
+        deadline = time.monotonic() + 5
+        while b'"n":2' not in tcp.data() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert b'"n":1' in tcp.data() and b'"n":2' in tcp.data()
+    assert len(tcp.conns) == 1
+    assert "timed out waiting for the reply" in caplog.text
+
+
 def test_reliable_garbage_reply_closes_connection(sim_factory, listeners):
     sim = sim_factory(stream_reliable=True)
     tcp = listeners("tcp", reply=lambda data: b"garbage!")

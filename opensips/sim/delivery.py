@@ -18,6 +18,7 @@ import random
 import select
 import socket
 import threading
+import time
 from typing import Any
 
 from .jsontext import DupKeys, dumps, skip_space
@@ -64,8 +65,10 @@ class Deliverer:
     """The sender thread and its sockets."""
 
     def __init__(self, reliable: bool = False, event_param: str | None = None,
-                 connect_timeout: float = 1.0, send_timeout: float = 1.0) -> None:
+                 connect_timeout: float = 1.0, send_timeout: float = 1.0,
+                 reply_timeout: float = 1.0) -> None:
         self.reliable = reliable
+        self.reply_timeout = reply_timeout    # reliable mode: how long a reply is waited for
         self.event_param = event_param
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
@@ -195,11 +198,34 @@ class Deliverer:
             self.sent += 1
             if rid is not None:
                 st.pending.add(rid)
+                if not self._await_reply(st, rid):
+                    raise ConnectionError("the listener closed or answered garbage")
         except OSError as exc:
             self.failed += 1
             log.info("event_stream: send to %s:%s failed: %s", t.host, t.port, exc)
             _close(st.sock)
             self._streams.pop(key, None)
+
+    def _await_reply(self, st: _Stream, rid: int) -> bool:
+        """Reliable mode: like event_stream, wait for the reply to ``rid`` before going on.
+
+        A reply that does not come in time is logged and given up on (the connection
+        stays); False when the listener closed or wrote garbage.
+        """
+        deadline = time.monotonic() + self.reply_timeout
+        while rid in st.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                st.pending.discard(rid)
+                log.warning("event_stream: timed out waiting for the reply to notification %d", rid)
+                return True
+            r, _, _ = select.select([st.sock], [], [], left)
+            if not r:
+                continue
+            chunk = st.sock.recv(65536)
+            if not chunk or not self._replies(st, chunk):
+                return False
+        return True
 
     def _alive(self, st: _Stream) -> bool:
         """Drain what the listener wrote; False once it closed or (reliable) sent garbage."""
