@@ -209,3 +209,16 @@ def test_command_line_to_settings(tmp_path, capsys) -> None:
     path.write_text("[tui\n")
     assert main(["--config", str(path)]) == 2
     assert "config.toml" in capsys.readouterr().err
+
+
+def test_status_bar_keeps_states_and_rate_before_a_long_down_reason() -> None:
+    from opensips_tui.widgets import StatusBar
+
+    bar = StatusBar("http://127.0.0.1:8888/mi")
+    bar.health, bar.listen, bar.rate = False, "udp:127.0.0.1:40000", 0.0
+    bar.health_detail = "cannot connect to http://127.0.0.1:8888/mi ([Errno 111] Connection refused): is OpenSIPS running?"
+    bar.states = {"E_A": "retrying", "E_B": "active"}
+    plain = bar.content().plain
+    head = plain[:80]  # what an 80-column terminal shows
+    assert "DOWN" in head and "1 retrying" in head and "ev/s" in head
+    assert plain.index("listen udp:127.0.0.1:40000") < plain.index("cannot connect")

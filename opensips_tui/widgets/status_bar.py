@@ -43,9 +43,10 @@ class StatusBar(Static):
         else:
             out.append("● ", style="green" if self.health else "bold red")
         out.append(clean(self.target, limit=48))
-        out.append(" ")
-        detail = self.health_detail if self.health is not False else f"DOWN: {self.health_detail}"
-        out.append(clean(detail, limit=60), style="" if self.health is not False else "bold red")
+        down = self.health is False
+        # DOWN's reason is long: it goes last, so states and rate stay visible at 80 columns.
+        out.append(" DOWN" if down else " " + clean(self.health_detail, limit=40),
+                   style="bold red" if down else "")
         counts: dict[str, int] = {}
         for state in self.states.values():
             counts[state] = counts.get(state, 0) + 1
@@ -58,6 +59,9 @@ class StatusBar(Static):
         out.append(f"{self.rate:.1f} ev/s", style="bold cyan")
         out.append(" │ ", style="dim")
         out.append("listen " + clean(self.listen, limit=40) if self.listen else "listen -")
+        if down:
+            out.append(" │ ", style="dim")
+            out.append(clean(self.health_detail, limit=80), style="bold red")
         if self.note:
             out.append(" │ ", style="dim")
             out.append(clean(self.note, limit=60), style="bold")
