@@ -13,6 +13,7 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     fifo_file = "/tmp/opensips_fifo"
     transport = "datagram"     # event transport: datagram | stream
     listen_ip = "127.0.0.1"
+    refresh_interval = 60      # seconds between refreshes of a permanent subscription
 
     [keymap]                   # binding id = key(s), see the help screen (?)
     pause = "p,f5"
@@ -42,7 +43,7 @@ APP_NAME = "opensips-tui"
 MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url", "verify", "auth",
            "datagram_ip", "datagram_port", "datagram_unix_socket", "datagram_timeout",
            "datagram_buffer_size")
-EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path")
+EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
 
 
 class ConfigError(Exception):
@@ -125,6 +126,10 @@ def _apply(settings: Settings, values: dict[str, Any], where: str) -> None:
         elif key in EVENT_KEYS:
             if key == "transport" and value not in ("datagram", "stream"):
                 raise ConfigError(f"{where}: transport must be datagram or stream, not {value!r}")
+            if key == "refresh_interval" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                              or value <= 0):
+                raise ConfigError(f"{where}: refresh_interval must be a positive number of seconds, "
+                                  f"not {value!r}")
             settings.event[key] = value
         elif key == "subscribe":
             settings.subscribe = _names(value, where)

@@ -166,10 +166,11 @@ def test_config_layers(tmp_path) -> None:
     path.write_text(
         '[tui]\nprofile = "lab"\nring_size = 50\nsubscribe = ["E_A"]\n'
         '[profiles.lab]\nmi = "http"\nurl = "http://10.0.0.1:8888/mi"\nlisten_ip = "10.0.0.2"\n'
-        '[keymap]\npause = "f5"\n'
+        'refresh_interval = 30\n[keymap]\npause = "f5"\n'
     )
     s = resolve({"subscribe": "E_B,E_C", "filter": None}, path)
-    assert (s.conn, s.mi, s.event) == ("http", {"url": "http://10.0.0.1:8888/mi"}, {"listen_ip": "10.0.0.2"})
+    assert (s.conn, s.mi, s.event) == ("http", {"url": "http://10.0.0.1:8888/mi"},
+                                       {"listen_ip": "10.0.0.2", "refresh_interval": 30})
     assert s.subscribe == ["E_B", "E_C"] and s.ring_size == 50 and s.keymap == {"pause": "f5"}
     assert s.profile == "lab"
     assert resolve({}, tmp_path / "missing.toml").conn == "fifo"
@@ -181,6 +182,7 @@ def test_config_layers(tmp_path) -> None:
     ('[tui]\nprofile = "nope"\n', "no profile"),
     ('[profiles.x]\nmi = "carrier-pigeon"\n', None),
     ('[profiles.x]\ntransport = "quic"\n', None),
+    ('[profiles.x]\nrefresh_interval = 0\n', None),
 ])
 def test_config_errors_are_typed_and_say_why(tmp_path, content: str, needle: str | None) -> None:
     path = tmp_path / "config.toml"
