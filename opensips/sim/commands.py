@@ -8,6 +8,7 @@ non-string method crashes mi_fifo but gets -32600 over http).
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -81,7 +82,7 @@ class Params:
             return str(v)
         raise _bad_type(name)
 
-    def array(self, name: str) -> list:
+    def array(self, name: builtins.str) -> list:  # plain `str` here is the method above
         v = self.values[name]
         if not isinstance(v, list):
             raise _bad_type(name)

@@ -157,7 +157,7 @@ class Deliverer:
         """``payload``: the datagram, built once per event by ``_run`` (stream builds its own)."""
         if t.proto == "udp":
             try:
-                assert self._udp is not None
+                assert self._udp is not None and payload is not None  # _run builds it for udp/unix
                 self._udp.sendto(payload, (t.host, t.port))
                 self.sent += 1
             except OSError as exc:
@@ -165,7 +165,7 @@ class Deliverer:
                 log.info("event_datagram: cannot send to %s:%s: %s", t.host, t.port, exc)
         elif t.proto == "unix":
             try:
-                assert self._unix is not None
+                assert self._unix is not None and payload is not None
                 self._unix.sendto(payload, t.path)
                 self.sent += 1
             except OSError as exc:

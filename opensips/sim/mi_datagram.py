@@ -83,9 +83,10 @@ class DatagramEndpoint:
     def _run(self) -> None:
         sock = self._sock
         assert sock is not None
+        watched: list[socket.socket | int] = [sock, self._wake_r]
         while not self._stop.is_set():
             try:
-                r, _, _ = select.select([sock, self._wake_r], [], [], 1.0)
+                r, _, _ = select.select(watched, [], [], 1.0)
                 if sock not in r:
                     continue
                 raw, addr = sock.recvfrom(self.buf_size)

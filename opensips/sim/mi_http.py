@@ -84,9 +84,10 @@ class HTTPEndpoint:
     def _accept(self) -> None:
         assert self._lsock is not None
         lsock = self._lsock
+        watched: list[socket.socket | int] = [lsock, self._wake_r]
         while not self._stop.is_set():
             try:
-                r, _, _ = select.select([lsock, self._wake_r], [], [], 1.0)
+                r, _, _ = select.select(watched, [], [], 1.0)
                 if lsock not in r:
                     continue
                 conn, _ = lsock.accept()

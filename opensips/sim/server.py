@@ -53,9 +53,14 @@ class SimulatedOpenSIPS:
                          or datagram_unix and not datagram_unix_path)
         self._own_workdir = workdir is None and needs_dir
         self.workdir: str | None = workdir or (tempfile.mkdtemp(prefix="opensips-sim-") if needs_dir else None)
-        self.fifo_path = (fifo_path or os.path.join(self.workdir, "opensips_fifo")) if fifo else None
+
+        def in_workdir(name: str) -> str:
+            assert self.workdir is not None  # needs_dir made one for every path not given
+            return os.path.join(self.workdir, name)
+
+        self.fifo_path = (fifo_path or in_workdir("opensips_fifo")) if fifo else None
         self.fifo_reply_dir = (fifo_reply_dir or self.workdir) if fifo else None
-        self.datagram_unix_path = ((datagram_unix_path or os.path.join(self.workdir, "mi_dgram.sock"))
+        self.datagram_unix_path = ((datagram_unix_path or in_workdir("mi_dgram.sock"))
                                    if datagram_unix else None)
         self.registry = Registry(data.events_for(version, demo_events))
         self.dispatcher = Dispatcher(version, self.registry, self._emit, self._info, quirks)
@@ -73,9 +78,11 @@ class SimulatedOpenSIPS:
                                              crashes_on_bad_method=self.v4,
                                              on_crash=self._crash, hang=self._hanging)
                             if datagram_unix else None)
-        self._fifo = (FifoEndpoint(self._handle, self.fifo_path, self.fifo_reply_dir,
-                                   on_crash=self._crash, hang=self._hanging)
-                      if fifo else None)
+        self._fifo: FifoEndpoint | None = None
+        if fifo:
+            assert self.fifo_path is not None and self.fifo_reply_dir is not None  # both set when fifo
+            self._fifo = FifoEndpoint(self._handle, self.fifo_path, self.fifo_reply_dir,
+                                      on_crash=self._crash, hang=self._hanging)
         self._running = False
         self._lock = threading.Lock()
 
