@@ -113,8 +113,10 @@ def _main(argv: list[str] | None, previous: Any) -> int:
                                            socket_path=args.socket_path)
             subs = []
             for name in dict.fromkeys(args.events):  # each once, in order
-                subs.append(handler.subscribe(name, lambda msg, _n=name: notes.put((_n, msg)),
-                                              expires=args.expires))
+                def enqueue(msg: Any, _n: str = name) -> None:  # _n: this loop turn's name
+                    notes.put((_n, msg))
+
+                subs.append(handler.subscribe(name, enqueue, expires=args.expires))
         except OpenSIPSEventException as exc:
             return fail(PROG, str(exc))
         sys.stderr.write(f"{PROG}: listening on {handler.listen_address} for {', '.join(s.event for s in subs)}"

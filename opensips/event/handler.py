@@ -287,7 +287,8 @@ class OpenSIPSEventHandler:
         if isinstance(listener, UnixDatagramListener):
             self._socket = f"unix:{listener.path}"
         else:
-            host, port = listener.address  # type: ignore[misc]
+            assert isinstance(listener, (TCPStreamListener, UDPListener))  # the only other kinds
+            host, port = listener.address
             if host in _ANY:
                 host = self.advertise_ip or route_ip(getattr(self.mi, "remote_host", None))
             proto = "tcp" if self._type == "stream" else "udp"

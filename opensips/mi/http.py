@@ -266,6 +266,7 @@ class HttpTransport(Transport):
         size = 0
         # The raw stream: we send no Accept-Encoding, so the body is never
         # compressed and httpx's decoder/chunker layers would only copy it.
+        assert isinstance(response.stream, httpx.SyncByteStream)  # HTTPTransport's is always sync
         for chunk in response.stream:
             chunks.append(chunk)
             size += len(chunk)
