@@ -11,7 +11,7 @@ from functools import partial
 from typing import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -185,11 +185,12 @@ class OpenSIPSTUI(Workers, App[None]):
     def action_help(self) -> None:
         from .widgets.help_screen import help_text
 
-        sections = [("Everywhere", self.BINDINGS), ("Events list", EventsList.BINDINGS),
-                    ("Filter input", FilterBar.BINDINGS),
-                    ("Log and payload tree", [Binding("end", "scroll_end", "Follow the tail again"),
-                                              Binding("tab", "focus_next", "Next pane"),
-                                              Binding("ctrl+p", "command_palette", "Command palette")])]
+        sections: list[tuple[str, Iterable[BindingType]]] = [
+            ("Everywhere", self.BINDINGS), ("Events list", EventsList.BINDINGS),
+            ("Filter input", FilterBar.BINDINGS),
+            ("Log and payload tree", [Binding("end", "scroll_end", "Follow the tail again"),
+                                      Binding("tab", "focus_next", "Next pane"),
+                                      Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))
 
     def action_filter(self) -> None:

@@ -16,6 +16,8 @@ from .backend import BackendError
 from .messages import EventsListed, Exported, HealthChecked, SubscriptionChanged
 
 if TYPE_CHECKING:
+    from textual.message import Message
+
     from .backend import Backend
     from .config import Settings
     from .feed import Entry
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 class Workers:
     backend: "Backend"
     settings: "Settings"
+
+    if TYPE_CHECKING:  # provided by App, which follows this mixin in OpenSIPSTUI's bases
+        def post_message(self, message: Message) -> bool: ...
 
     @work(thread=True, group="mi-health", exclusive=True)
     def _check_health(self) -> None:

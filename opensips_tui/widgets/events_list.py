@@ -138,7 +138,8 @@ class EventsList(OptionList):
             self._refresh_row(name)
 
     # -- input ------------------------------------------------------------------------
-    def action_toggle(self) -> None:
+    # The "toggle" binding's own action, deliberately replacing DOMNode's attribute toggle here.
+    def action_toggle(self) -> None:  # type: ignore[override]
         name = self.current
         if name is None or self.states.get(name) == "pending":
             return

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -24,11 +26,12 @@ def key_names(app, binding: Binding, keymap: dict[str, str]) -> str:
     return ", ".join(dict.fromkeys(shown))
 
 
-def help_text(app, sections: list[tuple[str, list[Binding]]], keymap: dict[str, str]) -> Text:
+def help_text(app, sections: Iterable[tuple[str, Iterable[BindingType]]], keymap: dict[str, str]) -> Text:
     out = Text(INTRO, style="dim", end="")
     for title, bindings in sections:
         out.append(f"\n{title}\n", style="bold underline")
         for binding in bindings:
+            assert isinstance(binding, Binding)  # our BINDINGS hold Binding objects only, no tuples
             out.append(f"  {key_names(app, binding, keymap):<12}", style="bold cyan")
             out.append(f"{binding.description or binding.action:<26}")
             if binding.id:

@@ -36,7 +36,8 @@ class StatusBar(Static):
     def on_mount(self) -> None:
         self.update(self.content())
 
-    def content(self) -> Text:
+    # Shadows Static.content (a property Textual itself never reads); callers and tests use content().
+    def content(self) -> Text:  # type: ignore[override]
         out = Text(no_wrap=True, overflow="ellipsis", end="")
         if self.health is None:
             out.append("● ", style="yellow")
