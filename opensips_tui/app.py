@@ -100,7 +100,7 @@ class OpenSIPSTUI(Workers, App[None]):
             if self.events.states.get(name) != "pending":
                 self.events.set_state(name, None if state == "stopped" else state)
         if batch.states:  # the status bar's counts change with the list, not a slow tick later
-            self.status.set(states={n: s for n, s in self.events.states.items() if s})
+            self.status.set(states=self._states())
         for name, what in batch.notices:
             self.notify(f"{clean(name)}: {what}", severity="warning", markup=False)
         now = time.monotonic()
@@ -115,8 +115,11 @@ class OpenSIPSTUI(Workers, App[None]):
         current = self.events.current
         if current is not None:
             self.detail.show(self.feed.view(current))
-        states = {n: s for n, s in self.events.states.items() if s}
-        self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=states)
+        self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=self._states())
+
+    def _states(self) -> dict[str, str]:
+        """Subscription states the status bar counts (events with no subscription left out)."""
+        return {n: s for n, s in self.events.states.items() if s}
 
     def _request(self, name: str, subscribe: bool) -> None:
         (self.wanted.add if subscribe else self.wanted.discard)(name)
