@@ -20,6 +20,7 @@ from typing import Any, Callable
 from . import data
 from .jsontext import DupKeys, dumps
 from .registry import DEFAULT_EXPIRE, BadSocket, Registry
+from .statistics import SimStatistics, kind_of, select
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 
@@ -129,7 +130,8 @@ class Dispatcher:
         self.quirks = quirks
         self.started = time.time()
         self.log_level = 3
-        self.stats = data.base_statistics()
+        # dialog/usrloc/registrar statistics when those modules' events are published
+        self.stats = SimStatistics(modules="E_DLG_STATE_CHANGED" in registry.events)
         self.pike_blocked: list[str] = []
         self.shared_vars: dict[str, int | str] = {}
         self._array_raised = False
@@ -141,8 +143,9 @@ class Dispatcher:
 
     # -- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
-        """A restart: fresh uptime and the first-array quirk again."""
+        """A restart: fresh uptime, statistics from zero and the first-array quirk again."""
         self.started = time.time()
+        self.stats.reset()
         self._array_raised = False
 
     # -- name resolution -----------------------------------------------------------------
@@ -256,13 +259,10 @@ class Dispatcher:
                 for i, t in enumerate(data.PROCESS_TYPES)]
 
     def statistics(self) -> dict[str, int]:
-        st = dict(self.stats)
-        st["core:timestamp"] = int(time.time() - self.started)
-        return st
+        return self.stats.snapshot()
 
     def bump(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self.stats[name] = self.stats.get(name, 0) + n
+        self.stats.bump(name, n)
 
     # -- commands --------------------------------------------------------------------------
     def cmd_version(self, p: Params) -> Any:
@@ -310,28 +310,15 @@ class Dispatcher:
 
     def cmd_get_statistics(self, p: Params) -> Any:
         wanted = p.array("statistics")
-        st = self.statistics()
-        out: dict[str, int] = {}
-        for w in wanted:
-            if not isinstance(w, str):
-                raise _bad_type("statistics")
-            if w == "all":
-                out.update(st)
-            elif w.endswith(":"):
-                out.update({k: v for k, v in st.items() if k.startswith(w)})
-            elif ":" in w:
-                if w in st:
-                    out[w] = st[w]
-            else:
-                for k, v in st.items():
-                    if k.split(":", 1)[1] == w:
-                        out[k] = v
-                        break
-        return out
+        if not all(isinstance(w, str) for w in wanted):
+            raise _bad_type("statistics")
+        return select(self.statistics(), wanted)
 
     def cmd_list_statistics(self, p: Params) -> Any:
-        return {k: "non-incremental" if k.startswith(("shmem", "pkmem", "load")) else "incremental"
-                for k in self.statistics()}
+        names = self.statistics()
+        if p.has("statistics"):
+            names = select(names, p.array("statistics"))
+        return {k: kind_of(k) for k in names}
 
     def cmd_events_list(self, p: Params) -> Any:
         return {"Events": [{"name": n, "id": i} for n, i in self.registry.event_list()]}

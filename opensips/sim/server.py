@@ -237,7 +237,5 @@ class SimulatedOpenSIPS:
             self.deliverer.submit(name, params, subs)
 
     def _emit_generated(self, name: str, params: Any) -> None:
-        if name == "E_CORE_THRESHOLD":
-            self.dispatcher.bump("core:rcv_requests")
-            self.dispatcher.bump("tm:UAS_transactions")
+        self.dispatcher.stats.account(name, params)   # the SIP traffic this event stands for
         self._emit(name, params)
