@@ -20,6 +20,40 @@ def _hostport(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _mode(value: str) -> int:
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an octal mode such as 0660, got {value!r}") from None
+    if not 0 < mode <= 0o777:
+        raise argparse.ArgumentTypeError(f"expected an octal mode such as 0660, got {value!r}")
+    return mode
+
+
+def drop_privileges(user: str | None, group: str | None) -> None:
+    """Become ``user``/``group`` the way OpenSIPS's ``-u``/``-g`` do (``do_suid``).
+
+    Like OpenSIPS: setgid() then setuid(), and no setgroups(), so a server started by
+    root keeps root's supplementary groups. It runs before any endpoint exists, so the
+    FIFO and UNIX sockets belong to that user, as mi_fifo's do (it creates its FIFO in
+    its own process, after do_suid). The interpreter and this package were loaded as
+    the starting user, so they need not be readable by ``user``.
+    """
+    import grp
+    import pwd
+
+    uid = gid = None
+    if user is not None:
+        entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
+        uid, gid = entry.pw_uid, entry.pw_gid
+    if group is not None:
+        gid = grp.getgrnam(group).gr_gid if not group.isdigit() else int(group)
+    if gid is not None:
+        os.setgid(gid)
+    if uid is not None:
+        os.setuid(uid)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="opensips-sim",
                                 description="A simulated OpenSIPS (MI over http/fifo/datagram, "
@@ -28,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve MI over HTTP (POST http://HOST:PORT/mi)")
     p.add_argument("--mi-fifo", metavar="PATH", help="serve MI over a FIFO at PATH")
     p.add_argument("--fifo-reply-dir", metavar="DIR", help="directory of the reply FIFOs")
+    p.add_argument("--fifo-mode", type=_mode, default=0o660, metavar="OCTAL",
+                   help="mode of the MI FIFO, like mi_fifo's fifo_mode (default 0660)")
     p.add_argument("--mi-datagram", type=_hostport, metavar="HOST:PORT",
                    help="serve MI over UDP datagrams")
     p.add_argument("--mi-datagram-unix", metavar="PATH",
@@ -38,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the traffic generator")
     p.add_argument("--hostile", action="store_true", help="mix hostile values into the traffic")
     p.add_argument("--pretty", action="store_true", help="pretty-print MI replies")
+    p.add_argument("-u", "--user", metavar="USER",
+                   help="run as USER once started, like opensips -u (needs root)")
+    p.add_argument("-g", "--group", metavar="GROUP",
+                   help="run with GROUP once started, like opensips -g (needs root)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     return p
 
@@ -46,10 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.user or args.group:
+        try:
+            drop_privileges(args.user, args.group)
+        except (KeyError, OSError) as exc:
+            print(f"opensips-sim: cannot run as {args.user or ''}:{args.group or ''}: {exc}", file=sys.stderr)
+            return 2
     chosen = any((args.mi_http, args.mi_fifo, args.mi_datagram, args.mi_datagram_unix))
     kwargs: dict = {
         "version": args.osips_version, "rate": args.rate, "seed": args.seed,
-        "hostile": args.hostile, "pretty": args.pretty,
+        "hostile": args.hostile, "pretty": args.pretty, "fifo_mode": args.fifo_mode,
         # no endpoint chosen: serve all of them on ephemeral addresses
         "http": bool(args.mi_http) or not chosen,
         "fifo": bool(args.mi_fifo) or not chosen,

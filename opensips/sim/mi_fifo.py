@@ -4,7 +4,9 @@ Faithful details: the request buffer is 4096 bytes (a longer request is never an
 requests in one write give two replies, `::<json>` wants no reply, a reply name with `.`, `/`
 or `\\` is refused, and the reply FIFO is opened non-blocking with 4 retries 80 ms apart, so a
 reader late by more than ~0.3 s gets nothing. Requests are served one at a time, as the single
-MI FIFO process does.
+MI FIFO process does. The FIFO gets mi_fifo's default ``fifo_mode`` (0660, set with chmod so the
+umask does not narrow it), and whoever runs the simulator owns it, as OpenSIPS's user owns its
+own: the reply FIFO is opened as that user, so a client must let that user write it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ CARRY_WAIT = 1.0      # how long an incomplete request waits for its remaining b
 class FifoEndpoint:
     def __init__(self, handle: Callable[[bytes], Outcome], path: str, reply_dir: str,
                  on_crash: Callable[[str, bytes], None] = lambda where, raw: None,
-                 hang: Callable[[], bool] = lambda: False, mode: int = 0o600) -> None:
+                 hang: Callable[[], bool] = lambda: False, mode: int = 0o660) -> None:
         self.handle = handle
         self.path = path
         self.reply_dir = reply_dir
@@ -57,6 +59,7 @@ class FifoEndpoint:
                 raise FileExistsError(f"{self.path} exists and is not a FIFO")
             os.unlink(self.path)
         os.mkfifo(self.path, self.mode)
+        os.chmod(self.path, self.mode)
         self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         # our own writer keeps the FIFO from reporting EOF between clients
         self._keep_fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)

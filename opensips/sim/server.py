@@ -34,6 +34,7 @@ class SimulatedOpenSIPS:
                  rate: float = 0.0, workdir: str | None = None,
                  http_host: str = "127.0.0.1", http_port: int = 0,
                  fifo_path: str | None = None, fifo_reply_dir: str | None = None,
+                 fifo_mode: int = 0o660,
                  datagram_host: str = "127.0.0.1", datagram_port: int = 0,
                  datagram_unix_path: str | None = None,
                  socket_buf_size: int = DEFAULT_BUF_SIZE, pretty: bool = False,
@@ -82,7 +83,7 @@ class SimulatedOpenSIPS:
         if fifo:
             assert self.fifo_path is not None and self.fifo_reply_dir is not None  # both set when fifo
             self._fifo = FifoEndpoint(self._handle, self.fifo_path, self.fifo_reply_dir,
-                                      on_crash=self._crash, hang=self._hanging)
+                                      on_crash=self._crash, hang=self._hanging, mode=fifo_mode)
         self._running = False
         self._lock = threading.Lock()
 
