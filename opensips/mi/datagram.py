@@ -6,8 +6,21 @@ plain text ``400 Parse_error``; a reply too large for that buffer becomes the
 plain text ``500 Internal error``; a request with no string ``method`` crashes
 4.0.1 (``jsonrpc`` never builds one).
 
-Sockets are *connected* to the server, so only its datagrams arrive and "port
-unreachable" surfaces as ECONNREFUSED at once. Calls take a socket from a
+UDP replies are accepted from any source address and matched by their JSON-RPC
+id. mi_datagram bound to 0.0.0.0 (or ::) answers from whichever local address
+the kernel picks for the way back: a request sent to 127.0.0.2, or to the
+host's public address, is answered from 127.0.0.1, or from another address
+of the host. A socket *connected* to the target drops that reply, and the
+call times out. So UDP sockets are not connected: a JSON reply must carry our
+id, and a reply without one (mi_datagram's plain-text ``400``/``500``) counts
+only from the server's port, which a wildcard bind keeps. ``IP_RECVERR`` (on
+Linux) still turns an ICMP "port unreachable" into ECONNREFUSED at once, as a
+connected socket would. UNIX sockets stay connected: the server has only its
+path to answer from. Their own path, where OpenSIPS sends the reply, is
+opened to the user OpenSIPS runs as, as privately as for a reply FIFO
+(``transport.access_for``).
+
+Calls take a socket from a
 small pool (at most POOL_SLOTS calls in flight, sockets created on demand and
 reused) and give it back only after a clean exchange: a socket that saw a
 timeout or an error is closed, so a late reply can never be read by the next
@@ -31,6 +44,7 @@ import queue
 import secrets
 import socket
 import stat
+import sys
 import tempfile
 
 from .errors import (
@@ -40,7 +54,7 @@ from .errors import (
     OpenSIPSMITimeoutError,
 )
 from .options import as_float, as_int, as_str
-from .transport import Deadline, Transport, wait_socket
+from .transport import Deadline, Transport, access_for, wait_socket
 
 DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -81,6 +95,8 @@ class DatagramTransport(Transport):
                 self._free.put(None)
         # Temp paths of the UNIX client sockets we bound (removed when closed).
         self._bound: dict[int, str] = {}
+        # The server's address for each (unconnected) UDP socket.
+        self._peer: dict[int, tuple] = {}
 
     # -- description -------------------------------------------------------
 
@@ -123,6 +139,12 @@ class DatagramTransport(Transport):
                 sock.bind(path)
                 self._bound[id(sock)] = path
                 sock.connect(self.unix_path)
+                change = access_for(os.stat(self.unix_path))
+                if change is not None:  # OpenSIPS runs as another user: let it answer
+                    uid, gid, mode = change
+                    os.chown(path, uid, gid)
+                    if mode is not None:
+                        os.chmod(path, mode)
             except OSError as exc:
                 self._discard(sock)
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
@@ -132,15 +154,18 @@ class DatagramTransport(Transport):
             except (OSError, UnicodeError) as exc:
                 raise OpenSIPSMIConnectionError(f"cannot resolve {self.ip}: {exc}") from None
             sock = socket.socket(family, kind, proto)
-            try:
-                sock.connect(addr)
-            except OSError as exc:
-                self._discard(sock)
-                raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+            recverr = _RECVERR.get(family)
+            if recverr is not None:
+                try:
+                    sock.setsockopt(recverr[0], recverr[1], 1)
+                except OSError:
+                    pass  # no ICMP errors then: a dead port becomes a timeout
+            self._peer[id(sock)] = addr
         sock.setblocking(False)  # waits are bounded by wait_socket(), see _roundtrip()
         return sock
 
     def _discard(self, sock: socket.socket) -> None:
+        self._peer.pop(id(sock), None)
         path = self._bound.pop(id(sock), None)
         sock.close()
         if path:
@@ -213,9 +238,13 @@ class DatagramTransport(Transport):
         # settimeout() is an ioctl. send() can wait too: a UNIX datagram server
         # queues only a few datagrams (net.unix.max_dgram_qlen) and refuses more
         # (EAGAIN) while it is full.
+        peer = self._peer.get(id(sock))  # None: a connected UNIX socket
         while True:
             try:
-                sock.send(request)
+                if peer is None:
+                    sock.send(request)
+                else:
+                    sock.sendto(request, peer)
                 break
             except BlockingIOError:
                 remaining = deadline.remaining()
@@ -240,34 +269,21 @@ class DatagramTransport(Transport):
             if not wait_socket(sock, True, remaining):
                 continue
             try:
-                data = sock.recv(self.buffer_size + 1)
+                data, source = sock.recvfrom(self.buffer_size + 1)
             except BlockingIOError:
                 continue  # woken without a datagram after all
             except OSError as exc:
                 raise OpenSIPSMIConnectionError(self._connect_message(exc)) from None
+            ours = _reply_id(data, req_id)
+            if ours is False:
+                continue  # another request's answer (a late one)
+            if ours is None and peer is not None and source[1] != peer[1]:
+                continue  # no id, and not from the server's port: a stranger's datagram
             if len(data) > self.buffer_size:
                 raise OpenSIPSMIConnectionError(
                     f"reply from {self.target} is larger than datagram_buffer_size ({self.buffer_size} bytes)"
                 )
-            if self._is_stray(data, req_id):
-                continue
             return self._check_plain_text(data)
-
-    @staticmethod
-    def _is_stray(data: bytes, req_id: int | str) -> bool:
-        """True for a JSON-RPC reply carrying another request's id (a late answer)."""
-        if not data.startswith(b"{"):
-            return False
-        if data.endswith(_id_tail(req_id)):
-            return False  # the usual compact reply, id last: no need to parse it twice
-        try:
-            reply = json.loads(data)
-        except (ValueError, RecursionError):
-            return False
-        if not isinstance(reply, dict) or "id" not in reply:
-            return False
-        rid = reply["id"]
-        return rid is not None and rid != req_id
 
     def _check_plain_text(self, data: bytes) -> bytes:
         head = data[:32].strip()
@@ -294,6 +310,28 @@ class DatagramTransport(Transport):
         if isinstance(exc, PermissionError):
             return f"no permission to use {self.target} ({reason})"
         return f"cannot reach {self.target} ({reason}): is OpenSIPS running with mi_datagram on it?"
+
+
+#: family -> the socket option that reports ICMP errors on an unconnected socket (Linux)
+_RECVERR: dict[int, tuple[int, int]] = (
+    {socket.AF_INET: (socket.IPPROTO_IP, 11), socket.AF_INET6: (socket.IPPROTO_IPV6, 25)}
+    if sys.platform.startswith("linux") else {}
+)
+
+
+def _reply_id(data: bytes, req_id: int | str) -> bool | None:
+    """True: a JSON-RPC reply to ``req_id``; False: to another request; None: no id to tell."""
+    if not data.startswith(b"{"):
+        return None
+    if data.endswith(_id_tail(req_id)):
+        return True  # the usual compact reply, id last: no need to parse it
+    try:
+        reply = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(reply, dict) or reply.get("id") is None:
+        return None
+    return bool(reply["id"] == req_id)
 
 
 def _id_tail(req_id: int | str) -> bytes:

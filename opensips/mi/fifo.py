@@ -10,13 +10,22 @@ The wire rules come from the captures in tests/fixtures/opensips-wire/*/fifo/:
 * a request without a string ``method`` crashes OpenSIPS (``jsonrpc`` never
   builds one).
 
-Every call has its own reply FIFO (unique, unpredictable name, mode 0600), so
-calls from many threads never read each other's replies. Requests under
-PIPE_BUF (4096 on Linux) are written atomically, so they never interleave.
-Calls to one FIFO from this process still take turns: mi_fifo serves one
-request at a time anyway, and reads its pipe in 4096-byte chunks, so many
-requests queued at once can be split across two reads (the simulator then
-drops the split one). One outstanding request per FIFO avoids that.
+Every call has its own reply FIFO (unique, unpredictable name), so calls from
+many threads never read each other's replies.
+
+OpenSIPS usually runs as its own user, and it opens the reply FIFO for writing
+as that user, so the reply FIFO is made as private as that allows: given to the
+owner of OpenSIPS's FIFO when we are root, else shared through its group, else
+writable (never readable) by others. ``transport.access_for`` says why these
+are enough, and the least opening that works. The owner and mode are set on
+the open descriptor (``fchown``/``fchmod``), so they cannot land on another
+file swapped in under the same name.
+
+Requests under PIPE_BUF (4096 on Linux) are written atomically, so they never
+interleave. Calls to one FIFO from this process still take turns: mi_fifo
+serves one request at a time anyway, and reads its pipe in 4096-byte chunks,
+so many requests queued at once can be split across two reads (the simulator
+then drops the split one). One outstanding request per FIFO avoids that.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import threading
 
 from .errors import OpenSIPSMIConnectionError, OpenSIPSMIRequestError, OpenSIPSMITimeoutError
 from .options import as_str
-from .transport import Deadline, Transport
+from .transport import Deadline, Transport, access_for
 
 DEFAULT_FIFO_FILE = "/var/run/opensips/opensips_fifo"
 DEFAULT_FIFO_FALLBACK = "/tmp/opensips_fifo"
@@ -135,6 +144,7 @@ class FifoTransport(Transport):
                 ) from None
             # The reader must exist before OpenSIPS tries to answer (it waits ~0.3 s).
             reader = os.open(reply_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+            self._open_to_opensips(reader, fifo)
             if not turn.acquire(timeout=max(deadline.remaining(), 0.001)):
                 raise OpenSIPSMITimeoutError(
                     f"other calls kept {self.target} busy for {self.timeout:g}s: is OpenSIPS slow to answer?"
@@ -153,6 +163,24 @@ class FifoTransport(Transport):
                     os.unlink(reply_path)
                 except OSError:
                     pass
+
+    def _open_to_opensips(self, reader: int, fifo: str) -> None:
+        """Let OpenSIPS (the owner of ``fifo``) write the reply FIFO, and no one else if we can."""
+        try:
+            change = access_for(os.stat(fifo))
+            if change is None:
+                return
+            mine = os.fstat(reader)
+            if not stat.S_ISFIFO(mine.st_mode) or mine.st_uid != os.geteuid():
+                raise OpenSIPSMIConnectionError(f"the reply FIFO in {self.reply_dir} was replaced under us")
+            uid, gid, mode = change
+            os.fchown(reader, uid, gid)
+            if mode is not None:
+                os.fchmod(reader, mode)
+        except OSError as exc:
+            raise OpenSIPSMIConnectionError(
+                f"cannot let OpenSIPS write the reply FIFO in {self.reply_dir} ({exc.strerror})"
+            ) from None
 
     def _open_error_message(self, fifo: str, exc: OSError) -> str:
         if exc.errno == errno.ENXIO:

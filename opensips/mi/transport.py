@@ -8,6 +8,7 @@ transports cannot drift apart on what counts as a valid answer.
 from __future__ import annotations
 
 import math
+import os
 import select
 import socket
 import time
@@ -85,3 +86,31 @@ else:  # pragma: no cover - platforms without poll()
         rlist, wlist, xlist = select.select([sock] if readable else [], [] if readable else [sock], [sock],
                                             None if timeout is None else max(timeout, 0.001))
         return bool(rlist or wlist or xlist)
+
+
+def access_for(server: os.stat_result) -> tuple[int, int, int | None] | None:
+    """How to change a reply file we just made so that OpenSIPS can write it: ``(uid, gid, mode)``.
+
+    ``server`` is the stat of OpenSIPS's own FIFO or socket; -1 and None leave the owner,
+    group or mode alone; None means nothing to change. OpenSIPS writes our reply FIFO or
+    reply socket as its own user, and it creates its FIFO and sockets after dropping
+    privileges, so their owner is its user, and their group one of its groups
+    (``fifo_group`` and the like can only name one of them), unless it runs as root,
+    which can write anything. Hence, as privately as our own rights allow:
+
+    * we own ``server``: nothing to do, the reply is already OpenSIPS's (mode 0600);
+    * we are root: give the reply to ``server``'s owner, mode still 0600;
+    * we are in ``server``'s group: that group, mode 0620. OpenSIPS writes through the
+      group, and no one but us can read;
+    * otherwise we could reach ``server`` only because everyone may write it (say
+      ``fifo_mode=0666``): mode 0622. Others could write a reply, no more than they can
+      do already (send OpenSIPS commands), and no one but us can read one.
+    """
+    me = os.geteuid()
+    if me == server.st_uid:
+        return None
+    if me == 0:
+        return server.st_uid, -1, None
+    if server.st_gid == os.getegid() or server.st_gid in os.getgroups():
+        return -1, server.st_gid, 0o620
+    return -1, -1, 0o622
