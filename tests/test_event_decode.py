@@ -175,3 +175,17 @@ def test_stream_overflow_without_complete_object() -> None:
     # the decoder is usable again afterwards (the listener drops the connection anyway)
     raw, expected = _framing("4.0.1")
     assert dec.feed(raw) == expected
+
+
+BAD_UTF8 = b'{"jsonrpc":"2.0","method":"E_UA","params":{"ua":"caf\xe9 \xff\xfe","ip":"192.0.2.1"}}'
+
+
+def test_bytes_that_are_not_utf8_are_kept_next_to_the_decoded_text() -> None:
+    msg = decode_notification(BAD_UTF8)
+    assert msg == {"jsonrpc": "2.0", "method": "E_UA", "params": {"ua": "caf\ufffd \ufffd\ufffd", "ip": "192.0.2.1"}}
+    assert isinstance(msg, dict) and msg.raw == BAD_UTF8
+    assert json.loads(json.dumps(msg)) == msg            # still a plain dict to json and to 0.1.11 code
+    assert not hasattr(decode_notification(BAD_UTF8.replace(b"\xe9 \xff\xfe", b"ok")), "raw")
+    ok, bad = StreamDecoder().feed(b'{"method":"E_OK","params":{"a":"\xc3\xa9"}}' + BAD_UTF8)
+    assert ok == {"method": "E_OK", "params": {"a": "\xe9"}} and not hasattr(ok, "raw")
+    assert bad == msg and bad.raw == BAD_UTF8

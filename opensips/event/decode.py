@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 __all__ = ["decode_notification", "reparse_keeping_repeats", "StreamDecoder", "StreamBufferOverflow",
-           "DEFAULT_MAX_BUFFER"]
+           "DEFAULT_MAX_BUFFER", "RawNotification"]
 
 DEFAULT_MAX_BUFFER = 1 << 20  # 1 MiB without one complete object: the peer is not OpenSIPS
 
@@ -93,9 +93,32 @@ def reparse_keeping_repeats(data: bytes | bytearray | str) -> dict | None:
     return obj if type(obj) is dict else None
 
 
+class RawNotification(dict):
+    """A notification whose bytes were not valid UTF-8: a plain dict to every caller, with the
+    bytes as received in ``.raw`` (the strings hold U+FFFD where the bad bytes were).
+
+    Only this rare, lenient path makes one, so the hot path keeps plain dicts; a consumer
+    that must be lossless (the monitor's export) reads ``.raw``.
+    """
+
+    __slots__ = ("raw",)
+
+
 def _lenient_parse(raw: bytes | bytearray | str) -> dict | None:
     """Second chance for a payload json.loads refused: bad UTF-8, bad escapes, raw control chars."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
+    obj = _lenient_object(text)
+    if obj is not None and isinstance(raw, (bytes, bytearray)) and "\ufffd" in text:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            kept = RawNotification(obj)
+            kept.raw = bytes(raw)
+            return kept
+    return obj
+
+
+def _lenient_object(text: str) -> dict | None:
     text = text.strip(_WS)
     fixed = _BAD_ESCAPE.sub(_repair_escape, text)
     try:
@@ -226,9 +249,8 @@ class StreamDecoder:
                 continue
             if bad_utf8 or text.count('":', start, end) != _key_count(obj):
                 chunk = text[start:end]
-                if bad_utf8:
-                    chunk = chunk.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                obj = decode_notification(chunk)
+                # bytes again when they were not UTF-8: the lenient path keeps them (.raw)
+                obj = decode_notification(chunk.encode("utf-8", "surrogateescape") if bad_utf8 else chunk)
                 if obj is None:
                     self.garbage += 1
                     continue
