@@ -57,10 +57,6 @@ class Entry:
         """One log line, control characters escaped."""
         return f"{format_time(self.ts, utc)} {self.search_text}"
 
-    def as_json(self) -> dict[str, Any]:
-        """One export record (the notification is kept unchanged)."""
-        return {"time": self.ts, "event": self.event, "notification": self.notification}
-
 
 @dataclass
 class Batch:

@@ -6,14 +6,13 @@ A mixin of :class:`~opensips_tui.app.OpenSIPSTUI`: it needs ``self.backend`` and
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual import work
 
 from .backend import BackendError
-from .messages import EventsListed, Exported, HealthChecked, SubscriptionChanged
+from .export import write_jsonl, write_one
+from .messages import EventsListed, Exported, HealthChecked, LineSaved, SubscriptionChanged
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -57,19 +56,22 @@ class Workers:
 
     @work(thread=True, group="export")
     def _export(self, entries: list["Entry"]) -> None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.settings.export_dir / f"events-{stamp}.jsonl"
+        directory = self.settings.export_dir
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as out:
-                for entry in entries:
-                    # ASCII-only JSON: payloads may hold C1 controls or bidi overrides,
-                    # and `cat export.jsonl` must stay harmless. Still lossless.
-                    out.write(json.dumps(entry.as_json(), ensure_ascii=True, default=str) + "\n")
+            path, count = write_jsonl(entries, directory)
         except OSError as exc:
-            self.post_message(Exported(path, 0, exc.strerror or str(exc)))
+            self.post_message(Exported(directory, 0, exc.strerror or str(exc)))
             return
-        self.post_message(Exported(path, len(entries)))
+        self.post_message(Exported(path, count))
+
+    @work(thread=True, group="export")
+    def _save_line(self, entry: "Entry") -> None:
+        try:
+            path, text = write_one(entry, self.settings.export_dir)
+        except OSError as exc:
+            self.post_message(LineSaved(self.settings.export_dir, error=exc.strerror or str(exc)))
+            return
+        self.post_message(LineSaved(path, text))
 
     @work(thread=True, group="shutdown")
     def _close_backend(self) -> None:

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from opensips_tui.__main__ import build_parser, main, settings_from
 from opensips_tui.config import ConfigError, resolve
+from opensips_tui.export import dumps
 from opensips_tui.feed import TOTAL, Feed, format_time
 from opensips_tui.filters import LogFilter
 from opensips_tui.safe import clean, compact, text
@@ -157,7 +158,7 @@ def test_entry_line_and_export_record() -> None:
     feed.push("E_X", {"method": "E_X", "params": {"m": "[red]\x1b[2Jx"}})
     entry = feed.entries()[0]
     assert entry.line(utc=True) == "00:00:00.500 E_X m=[red]\\x1b[2Jx"
-    assert json.loads(json.dumps(entry.as_json()))["notification"]["params"]["m"] == "[red]\x1b[2Jx"
+    assert json.loads(dumps(entry))["notification"]["params"]["m"] == "[red]\x1b[2Jx"
     assert format_time(3661.0, utc=True, millis=False) == "01:01:01"
 
 
