@@ -21,9 +21,9 @@ from .config import Settings
 from .feed import TOTAL, Feed
 from .filters import LogFilter
 from .messages import (EventHighlighted, EventsListed, Exported, FilterChanged, HealthChecked,
-                       SubscriptionChanged, ToggleRequested)
+                       LineSaved, SubscriptionChanged, ToggleRequested)
 from .safe import clean
-from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, StatusBar
+from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, LogView, StatusBar
 from .workers import Workers
 
 TICK = 0.08          # seconds between feed drains
@@ -162,7 +162,31 @@ class OpenSIPSTUI(Workers, App[None]):
             self._request(message.event, message.subscribe)
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
+        self._uninspect()
         self.detail.show(self.feed.view(message.event) if message.event else None)
+
+    def on_log_view_inspect(self, message: LogView.Inspect) -> None:
+        entry = message.entry
+        if entry is None:
+            self._uninspect()
+            self._refresh_numbers()
+            return
+        self.detail.inspect(entry, self.backend.listen_address)
+        if message.save:
+            self._save_line(entry)
+
+    def _uninspect(self) -> None:
+        self.detail.uninspect()
+        self.log_pane.log_widget.inspecting = False
+
+    def on_line_saved(self, message: LineSaved) -> None:
+        if message.error:
+            self.notify(f"Save failed: {clean(message.path)}: {clean(message.error)}",
+                        severity="error", markup=False)
+            return
+        self.copy_to_clipboard(message.text)  # OSC 52: terminals that allow it put it on the clipboard
+        self.notify(f"Saved to {clean(message.path)} and copied (OSC 52)", title="Line",
+                    markup=False, timeout=8)
 
     def on_filter_changed(self, message: FilterChanged) -> None:
         self._apply_filter(message.text)
@@ -191,9 +215,10 @@ class OpenSIPSTUI(Workers, App[None]):
         sections: list[tuple[str, Iterable[BindingType]]] = [
             ("Everywhere", self.BINDINGS), ("Events list", EventsList.BINDINGS),
             ("Filter input", FilterBar.BINDINGS),
-            ("Log and payload tree", [Binding("end", "scroll_end", "Follow the tail again"),
-                                      Binding("tab", "focus_next", "Next pane"),
-                                      Binding("ctrl+p", "command_palette", "Command palette")])]
+            ("Log (a cursor over the lines)", [*LogView.BINDINGS,
+                                               Binding("left,right", "scroll_right", "Long lines sideways")]),
+            ("Panes", [Binding("tab", "focus_next", "Next pane"),
+                       Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))
 
     def action_filter(self) -> None:

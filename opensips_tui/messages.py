@@ -73,3 +73,13 @@ class Exported(Message):
         self.path = path
         self.count = count
         self.error = error
+
+
+class LineSaved(Message):
+    """One notification was written to ``path`` as ``text`` (to copy), or ``error`` says why not."""
+
+    def __init__(self, path: Path | None, text: str = "", error: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+        self.error = error

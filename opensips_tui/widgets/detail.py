@@ -16,27 +16,34 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ..feed import format_time
+from ..export import pretty
+from ..feed import Entry, format_time
 from ..safe import clean
 from ..stats import StatsView
 from .pane import Pane
 
 MAX_NODES = 400
+INSPECT_NODES = 2000    # one line asked for in full: a larger budget, built once
+MAX_JSON_LINES = 2000
+INSPECT_VALUE_CHARS = 20_000
 TREE_INTERVAL = 0.5
 
 
-def _label(key: str, value: Any = None, leaf: bool = True) -> Text:
+def _label(key: str, value: Any = None, leaf: bool = True, limit: int = 300) -> Text:
     label = Text(no_wrap=True, end="")
     label.append(clean(key, limit=60), style="bold")
     if leaf:
         label.append(": ")
         style = "cyan" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
-        label.append(clean(value, limit=300), style=style)
+        label.append(clean(value, limit=limit), style=style)
     return label
 
 
-def fill_tree(node: TreeNode, value: Any, budget: list[int]) -> None:
-    """Add ``value``'s members under ``node``, spending at most ``budget[0]`` nodes."""
+def fill_tree(node: TreeNode, value: Any, budget: list[int], limit: int = 300) -> None:
+    """Add ``value``'s members under ``node``, spending at most ``budget[0]`` nodes.
+
+    ``limit``: characters shown of one value (an inspected line shows far more).
+    """
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, child in items:
         if budget[0] <= 0:
@@ -45,14 +52,14 @@ def fill_tree(node: TreeNode, value: Any, budget: list[int]) -> None:
         budget[0] -= 1
         key = key if isinstance(key, str) else f"[{key}]"
         if isinstance(child, (dict, list)) and child:
-            fill_tree(node.add(_label(key, leaf=False), expand=True), child, budget)
+            fill_tree(node.add(_label(key, leaf=False), expand=True), child, budget, limit)
         elif isinstance(child, str) and "\n" in child.strip():
             lines = child.splitlines()
             sub = node.add(_label(key, f"({len(lines)} lines)"), expand=False)
             for line in lines[:200]:
-                sub.add_leaf(Text(clean(line, limit=300), no_wrap=True))
+                sub.add_leaf(Text(clean(line, limit=limit), no_wrap=True))
         else:
-            node.add_leaf(_label(key, child))
+            node.add_leaf(_label(key, child, limit=limit))
 
 
 class DetailPane(Pane):
@@ -72,6 +79,7 @@ class DetailPane(Pane):
         super().__init__(**kwargs)
         self.utc = utc
         self.event: str | None = None
+        self.inspected: Entry | None = None   # a log line shown in full; stats wait meanwhile
         self._payload_seen: float | None = None
         self._tree_built = 0.0
         self.border_title = "Detail"
@@ -94,7 +102,9 @@ class DetailPane(Pane):
         self._tree = self.query_one("#payload", Tree)
 
     def show(self, view: StatsView | None) -> None:
-        """Render ``view`` (``None``: nothing highlighted)."""
+        """Render ``view`` (``None``: nothing highlighted); ignored while a line is inspected."""
+        if self.inspected is not None:
+            return
         summary = self._summary_w
         if view is None:
             self.event = None
@@ -111,6 +121,43 @@ class DetailPane(Pane):
         self._spark.data = view.history
         self._show_values(view)
         self._show_tree(view)
+
+    # -- one log line in full ----------------------------------------------------------
+    def inspect(self, entry: Entry, via: str | None) -> None:
+        """Show one notification: time, event, how it arrived, its whole tree and its JSON."""
+        self.inspected = entry
+        self.border_title = Text(f"Line #{entry.seq}: {clean(entry.event, limit=40)}")
+        self.border_subtitle = "esc: back  y: save+copy"
+        head = Text(no_wrap=True, end="", overflow="ellipsis")
+        head.append(format_time(entry.ts, self.utc), style="bold cyan")
+        head.append(f"  {clean(entry.event, limit=60)}", style="bold")
+        head.append(f"  via {clean(via, limit=60)}" if via else "", style="dim")
+        self._summary_w.update(head)
+        self._spark.display = False
+        tree = self._tree
+        tree.clear()
+        params = entry.params
+        if isinstance(params, (dict, list)) and params:
+            fill_tree(tree.root, params, [INSPECT_NODES], limit=INSPECT_VALUE_CHARS)
+        else:
+            tree.root.add_leaf(_label("params", params if params is not None else "(none)"))
+        tree.root.expand()
+        raw = Text(end="", no_wrap=True, overflow="ellipsis")
+        raw.append("raw JSON\n", style="bold")
+        for line in pretty(entry).splitlines()[:MAX_JSON_LINES]:
+            raw.append(clean(line, limit=INSPECT_VALUE_CHARS) + "\n")
+        self._values.update(raw)
+        self._payload_seen = None  # the stats view rebuilds its tree when inspection ends
+
+    def uninspect(self) -> bool:
+        """Back to the highlighted event's stats; False when no line was inspected."""
+        if self.inspected is None:
+            return False
+        self.inspected = None
+        self.border_subtitle = ""
+        self._spark.display = True
+        self.event = None  # show() starts afresh
+        return True
 
     def _summary(self, view: StatsView) -> Text:
         out = Text(no_wrap=True, end="")

@@ -11,10 +11,12 @@ from typing import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from ..feed import Batch, Entry
+from ..safe import clean
 from .filter_bar import FilterBar
+from .log_view import LogView
 from .pane import Pane
 
 
@@ -43,29 +45,34 @@ class EventLog(Pane):
 
     def compose(self) -> ComposeResult:
         yield FilterBar()
-        yield Log(max_lines=self.max_lines, id="log")
+        yield LogView(max_lines=self.max_lines, id="log")
         yield Static(id="marker")
 
     def on_mount(self) -> None:
         # Kept as attributes: queries fail while the app shuts down, these objects do not.
-        self._log = self.query_one("#log", Log)
+        self._log = self.query_one("#log", LogView)
         self._marker = self.query_one("#marker", Static)
         self.watch(self._log, "scroll_y", self._scrolled, init=False)
 
     def _scrolled(self, scroll_y: float) -> None:
         """The operator (or our own scroll_end) moved the log: follow only at the bottom."""
         log = self.log_widget
-        self.following = scroll_y >= log.max_scroll_y - 1
+        self.following = scroll_y >= log.max_scroll_y - 1 and log.cursor is None
         if self.following and not self.paused:
             self.unseen = 0
         self._show_marker()
 
+    def on_log_view_cursor_moved(self, event: LogView.CursorMoved) -> None:
+        """A cursor on an older line holds the view there; back at the tail it follows."""
+        event.stop()
+        self._scrolled(self.log_widget.scroll_y)
+
     @property
-    def log_widget(self) -> Log:
+    def log_widget(self) -> LogView:
         return self._log
 
     def set_filter_title(self, text: str) -> None:
-        self.border_subtitle = Text(f"filter: {text}") if text else ""
+        self.border_subtitle = Text(f"filter: {clean(text, limit=60)}") if text else ""
 
     # -- writing ------------------------------------------------------------------------
     def add(self, batch: Batch) -> None:
@@ -77,12 +84,15 @@ class EventLog(Pane):
             self.unseen += batch.matched
         elif batch.matched:
             lines = []
+            shown: list[Entry | None] = []
             if batch.skipped:
                 lines.append(f"... {batch.skipped} more events in this burst "
                              "(counted, kept for export; not shown)")
+                shown.append(None)
             lines.extend(e.line(self.utc) for e in batch.entries)
+            shown.extend(batch.entries)
             # Scroll after the layout has grown (Log's own immediate scroll can land short).
-            log.write_lines(lines, scroll_end=False)
+            log.write_entries(lines, shown)
             if batch.entries:
                 self.last_seq = batch.entries[-1].seq
             if self.following:
@@ -96,7 +106,7 @@ class EventLog(Pane):
         entries = list(entries)[-self.max_lines:]
         log = self.log_widget
         log.clear()
-        log.write_lines([e.line(self.utc) for e in entries], scroll_end=False)
+        log.write_entries([e.line(self.utc) for e in entries], entries)
         self.following = True
         log.scroll_end(animate=False, x_axis=False)
         self.last_seq = entries[-1].seq if entries else self.last_seq
