@@ -3,6 +3,7 @@
 from .client import OpenSIPSMI
 from .errors import (
     OpenSIPSMICommandError,
+    OpenSIPSMIConfigError,
     OpenSIPSMIConnectionError,
     OpenSIPSMIException,
     OpenSIPSMIRequestError,
@@ -16,4 +17,5 @@ __all__ = [
     "OpenSIPSMIConnectionError",
     "OpenSIPSMITimeoutError",
     "OpenSIPSMIRequestError",
+    "OpenSIPSMIConfigError",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .datagram import DatagramTransport
-from .errors import OpenSIPSMIConnectionError, OpenSIPSMIException
+from .errors import OpenSIPSMIConfigError, OpenSIPSMIConnectionError, OpenSIPSMIException
 from .fifo import FifoTransport
 from .http import HttpTransport
 from .jsonrpc import build_request, parse_reply
@@ -34,7 +34,7 @@ class OpenSIPSMI:
 
     def __init__(self, conn: str = "fifo", **kwargs: Any) -> None:
         if not isinstance(conn, str) or conn.strip().lower() not in TRANSPORTS:
-            raise OpenSIPSMIException(f"unknown MI connector {conn!r}: use one of {', '.join(TRANSPORTS)}")
+            raise OpenSIPSMIConfigError(f"unknown MI connector {conn!r}: use one of {', '.join(TRANSPORTS)}")
         self.conn = conn.strip().lower()
         timeout = as_float("timeout", kwargs.get("timeout"), DEFAULT_TIMEOUT)
         options = {k: v for k, v in kwargs.items() if k != "timeout"}

@@ -37,3 +37,11 @@ class OpenSIPSMITimeoutError(OpenSIPSMIConnectionError):
 
 class OpenSIPSMIRequestError(OpenSIPSMIException):
     """The request was refused before sending (bad method name, too large for the transport)."""
+
+
+class OpenSIPSMIConfigError(OpenSIPSMIException, ValueError):
+    """A connector argument is wrong: unknown ``conn``, a port that is not a number, ...
+
+    Also a ``ValueError``: code written for the PyPI ``opensips`` 0.1.11 catches
+    ``ValueError`` around ``OpenSIPSMI(...)``, ours catches ``OpenSIPSMIException``.
+    """

@@ -25,8 +25,8 @@ import httpcore
 import httpx
 
 from .errors import (
+    OpenSIPSMIConfigError,
     OpenSIPSMIConnectionError,
-    OpenSIPSMIException,
     OpenSIPSMITimeoutError,
 )
 from .options import as_bool, as_str
@@ -157,7 +157,7 @@ def _verify_option(value: Any) -> ssl.SSLContext | bool:
         try:
             return ssl.create_default_context(cafile=value)
         except (OSError, ssl.SSLError) as exc:
-            raise OpenSIPSMIException(f"verify: cannot load CA bundle {value}: {exc}") from None
+            raise OpenSIPSMIConfigError(f"verify: cannot load CA bundle {value}: {exc}") from None
     return as_bool("verify", value, True)
 
 
@@ -169,7 +169,7 @@ def _auth_option(kwargs: dict[str, Any]) -> tuple[str, str] | None:
         return None
     if isinstance(auth, (tuple, list)) and len(auth) == 2:
         return (str(auth[0]), str(auth[1]))
-    raise OpenSIPSMIException("auth must be a (username, password) pair")
+    raise OpenSIPSMIConfigError("auth must be a (username, password) pair")
 
 
 class HttpTransport(Transport):
@@ -182,7 +182,7 @@ class HttpTransport(Transport):
         self.url = as_str("url", kwargs.get("url"), DEFAULT_URL) or DEFAULT_URL
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise OpenSIPSMIException(f"url must be http(s)://host[:port]/path, not {self.url!r}")
+            raise OpenSIPSMIConfigError(f"url must be http(s)://host[:port]/path, not {self.url!r}")
         self._host = parts.hostname
         verify = _verify_option(kwargs.get("verify"))
         auth = _auth_option(kwargs)

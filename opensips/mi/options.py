@@ -3,7 +3,8 @@
 opensips-cli hands its whole config to the connector, with every value read
 from an INI file, so numbers and booleans often arrive as strings ("8080",
 "2.5", "no"). These helpers accept both forms and turn nonsense into a typed
-``OpenSIPSMIException`` instead of a ``ValueError`` deep in a socket call.
+``OpenSIPSMIConfigError`` (an ``OpenSIPSMIException`` and a
+``ValueError``) instead of a ``ValueError`` deep in a socket call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import OpenSIPSMIException
+from .errors import OpenSIPSMIConfigError
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -26,9 +27,9 @@ def as_float(name: str, value: Any, default: float) -> float:
     try:
         number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise OpenSIPSMIException(f"{name} must be a number, not {value!r}") from None
+        raise OpenSIPSMIConfigError(f"{name} must be a number, not {value!r}") from None
     if not math.isfinite(number) or number <= 0:
-        raise OpenSIPSMIException(f"{name} must be a positive number of seconds, not {value!r}")
+        raise OpenSIPSMIConfigError(f"{name} must be a positive number of seconds, not {value!r}")
     return number
 
 
@@ -37,13 +38,13 @@ def as_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     if value is None:
         return default
     if isinstance(value, bool):
-        raise OpenSIPSMIException(f"{name} must be an integer, not {value!r}")
+        raise OpenSIPSMIConfigError(f"{name} must be an integer, not {value!r}")
     try:
         number = int(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
-        raise OpenSIPSMIException(f"{name} must be an integer, not {value!r}") from None
+        raise OpenSIPSMIConfigError(f"{name} must be an integer, not {value!r}") from None
     if not low <= number <= high:
-        raise OpenSIPSMIException(f"{name} must be between {low} and {high}, not {value!r}")
+        raise OpenSIPSMIConfigError(f"{name} must be between {low} and {high}, not {value!r}")
     return number
 
 
@@ -61,7 +62,7 @@ def as_bool(name: str, value: Any, default: bool) -> bool:
             return True
         if lowered in _FALSE:
             return False
-    raise OpenSIPSMIException(f"{name} must be a boolean, not {value!r}")
+    raise OpenSIPSMIConfigError(f"{name} must be a boolean, not {value!r}")
 
 
 def as_str(name: str, value: Any, default: str | None) -> str | None:
