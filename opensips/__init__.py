@@ -13,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["OpenSIPSMI", "OpenSIPSEvent", "AsyncOpenSIPSEvent", "OpenSIPSEventHandler", "__version__"]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import opensips
-from opensips.event import (AsyncOpenSIPSEvent, OpenSIPSEvent, OpenSIPSEventException,
-                            OpenSIPSEventHandler, async_subscribe)
+from opensips.event import (AsyncOpenSIPSEvent, AsyncSubscription, OpenSIPSEvent, OpenSIPSEventException,
+                            OpenSIPSEventHandler, subscribe_iter)
 from opensips.mi import OpenSIPSMI, OpenSIPSMICommandError, OpenSIPSMIConnectionError
 from tests.waiting import Sink, wait_until
 
@@ -341,12 +341,12 @@ def test_package_level_exports() -> None:
 
 # -- asyncio -------------------------------------------------------------------------
 
-def test_async_subscribe_iterates_until_expiry(sim, make) -> None:
+def test_subscribe_iter_iterates_until_expiry(sim, make) -> None:
     h = make("udp")
 
     async def main() -> list:
-        aev = await h.async_subscribe("E_MY_CUSTOM", expires=1)
-        assert isinstance(aev, AsyncOpenSIPSEvent) and aev.state == "active"
+        aev = await h.subscribe_iter("E_MY_CUSTOM", expires=1)
+        assert isinstance(aev, AsyncSubscription) and aev.state == "active"
         sim.raise_event("E_MY_CUSTOM", {"n": 1})
         items = []
         async for item in aev:  # ends when the subscription ends
@@ -357,11 +357,11 @@ def test_async_subscribe_iterates_until_expiry(sim, make) -> None:
     assert items == [{"jsonrpc": "2.0", "method": "E_MY_CUSTOM", "params": {"n": 1}}, None]
 
 
-def test_async_unsubscribe(sim, mi, make) -> None:
+def test_subscribe_iter_unsubscribe(sim, mi, make) -> None:
     h = make("tcp")
 
     async def main() -> None:
-        async with await async_subscribe(h, "E_PIKE_BLOCKED") as aev:
+        async with await subscribe_iter(h, "E_PIKE_BLOCKED") as aev:
             sim.raise_event("E_PIKE_BLOCKED", {"ip": "10.0.0.9"})
             assert (await asyncio.wait_for(aev.get(), 3))["params"] == {"ip": "10.0.0.9"}
         assert aev.state == "stopped"

@@ -5,9 +5,11 @@
 >>> ev.unsubscribe()                                         # doctest: +SKIP
 """
 
-from .aio import AsyncOpenSIPSEvent, async_subscribe
+from .aio import AsyncSubscription, subscribe_iter
+from .asyncevent import AsyncOpenSIPSEvent
 from .decode import StreamDecoder, decode_notification
-from .errors import OpenSIPSEventException
+from .errors import (OpenSIPSEventArgumentError, OpenSIPSEventException, OpenSIPSEventMIError,
+                     OpenSIPSEventNotSubscribed)
 from .handler import OpenSIPSEventHandler
 from .subscription import OpenSIPSEvent
 
@@ -16,7 +18,11 @@ __all__ = [
     "OpenSIPSEvent",
     "AsyncOpenSIPSEvent",
     "OpenSIPSEventException",
-    "async_subscribe",
+    "OpenSIPSEventMIError",
+    "OpenSIPSEventArgumentError",
+    "OpenSIPSEventNotSubscribed",
+    "AsyncSubscription",
+    "subscribe_iter",
     "decode_notification",
     "StreamDecoder",
 ]

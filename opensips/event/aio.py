@@ -1,5 +1,9 @@
 """asyncio access to subscriptions: notifications in an asyncio queue, MI calls off the loop.
 
+``await subscribe_iter(handler, event)`` gives an ``AsyncSubscription`` to
+``await get()`` from or ``async for`` over. (``handler.async_subscribe(event,
+callback)`` is the other asyncio style, 0.1.11's: see ``asyncevent``.)
+
 Listener threads hand notifications over in batches: the thread appends to a
 deque and schedules one drain on the loop only when none is pending, so a
 burst costs one loop wake-up instead of one per event.
@@ -20,7 +24,7 @@ log = logging.getLogger("opensips.event")
 _END = object()
 
 
-class AsyncOpenSIPSEvent:
+class AsyncSubscription:
     """A subscription read with ``await ev.get()`` or ``async for note in ev``.
 
     Items are notification dicts, or ``None`` (10 unparsable reads in a row,
@@ -78,7 +82,7 @@ class AsyncOpenSIPSEvent:
             self._ready.clear()
             await self._ready.wait()
 
-    def __aiter__(self) -> "AsyncOpenSIPSEvent":
+    def __aiter__(self) -> "AsyncSubscription":
         return self
 
     async def __anext__(self) -> dict | None:
@@ -110,7 +114,7 @@ class AsyncOpenSIPSEvent:
         if self.event_obj is not None:
             self.event_obj.stop()
 
-    async def __aenter__(self) -> "AsyncOpenSIPSEvent":
+    async def __aenter__(self) -> "AsyncSubscription":
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -118,16 +122,16 @@ class AsyncOpenSIPSEvent:
             await self.unsubscribe()
 
     def __repr__(self) -> str:
-        return f"<AsyncOpenSIPSEvent {self.event} {self.socket or '-'} {self.state}>"
+        return f"<AsyncSubscription {self.event} {self.socket or '-'} {self.state}>"
 
 
-async def async_subscribe(handler: OpenSIPSEventHandler, event: str, expires: int | None = None, *,
-                          expire: int | None = None, maxsize: int = 10000) -> AsyncOpenSIPSEvent:
+async def subscribe_iter(handler: OpenSIPSEventHandler, event: str, expires: int | None = None, *,
+                         expire: int | None = None, maxsize: int = 10000) -> AsyncSubscription:
     """Subscribe from asyncio code; the MI call runs in a worker thread."""
-    aev = AsyncOpenSIPSEvent(asyncio.get_running_loop(), maxsize)
+    aev = AsyncSubscription(asyncio.get_running_loop(), maxsize)
 
     def subscribe() -> OpenSIPSEvent:
-        ev = OpenSIPSEvent(handler, event, aev._from_thread, expires, expire=expire)
+        ev = OpenSIPSEvent(handler, event, aev._from_thread, expire, expires=expires)
         return ev
 
     ev = await asyncio.to_thread(subscribe)

@@ -18,7 +18,9 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from .errors import OpenSIPSEventException
+from .address import ListenAddress
+from .errors import (OpenSIPSEventArgumentError, OpenSIPSEventException, OpenSIPSEventMIError,
+                     OpenSIPSEventNotSubscribed)
 from .listener import Listener, TCPStreamListener, UDPListener, UnixDatagramListener
 from .subscription import ACTIVE, EXPIRED, LIVE_STATES, RETRYING, STOPPED, OpenSIPSEvent
 
@@ -71,15 +73,16 @@ class OpenSIPSEventHandler:
     def __init__(self, mi: Any = None, _type: str = "datagram", **kwargs: Any) -> None:
         kind = (_type or "datagram").strip().lower() if isinstance(_type, str) else _type
         if kind not in ("datagram", "stream"):
-            raise OpenSIPSEventException(f"unknown event transport {_type!r}: use 'datagram' or 'stream'")
+            raise OpenSIPSEventArgumentError(f"unknown event transport {_type!r}: use 'datagram' or 'stream'")
         self._type = kind
+        self.kwargs = dict(kwargs)  # as given (0.1.11 kept them under this name)
         self._mi = mi
         self._own_mi = mi is None
         self.ip = str(kwargs.get("ip") or "0.0.0.0")
         self.port = _as_port(kwargs.get("port", 0))
         self.socket_path: str | None = kwargs.get("socket_path") or kwargs.get("unix_path") or None
         if self.socket_path is not None and kind == "stream":
-            raise OpenSIPSEventException("socket_path is for the datagram transport; stream is TCP only")
+            raise OpenSIPSEventArgumentError("socket_path is for the datagram transport; stream is TCP only")
         self.advertise_ip: str | None = kwargs.get("advertise_ip") or None
         refresh = kwargs.get("refresh_interval")
         permanent = kwargs.get("permanent_expire")
@@ -109,7 +112,7 @@ class OpenSIPSEventHandler:
         self._mi_lock = threading.Lock()    # serialises MI calls: an unsubscribe is never overtaken by a refresh
         self._subs: list[OpenSIPSEvent] = []
         self._listener: Listener | None = None
-        self._socket: str | None = None
+        self._socket: ListenAddress | None = None
         self._refresher: threading.Thread | None = None
         self._wake = threading.Event()
         self._closed = False
@@ -142,17 +145,43 @@ class OpenSIPSEventHandler:
     def listener(self) -> Listener | None:
         return self._listener
 
-    def subscribe(self, event: str, callback: Callable[[Any], None], expires: int | None = None, *,
-                  expire: int | None = None) -> OpenSIPSEvent:
-        """Subscribe ``callback`` to ``event``; raises OpenSIPSEventException if OpenSIPS says no."""
-        return OpenSIPSEvent(self, event, callback, expires, expire=expire)
+    @property
+    def events(self) -> dict[str, Any]:
+        """Event name -> its latest live subscription (a snapshot, as 0.1.11's ``events``)."""
+        with self._lock:
+            return {s.event: s.wrapper or s for s in self._subs if s.state in LIVE_STATES}
+
+    def subscribe(self, event_name: str | None = None, callback: Callable[[Any], None] | None = None,
+                  expire: int | None = None, *, expires: int | None = None,
+                  event: str | None = None) -> OpenSIPSEvent:
+        """Subscribe ``callback`` to an event; raises OpenSIPSEventException if OpenSIPS says no.
+
+        ``expire`` (0.1.11's name) and ``expires`` are the same: seconds, or
+        None for a permanent subscription that the handler keeps renewing.
+        """
+        return OpenSIPSEvent(self, event_name, callback, expire, expires=expires, event=event)
+
+    def async_subscribe(self, event_name: str, callback: Callable[[Any], Any], expire: int | None = None,
+                        *, expires: int | None = None) -> Any:
+        """asyncio, as in 0.1.11: a plain call inside a running loop; ``callback`` runs on the loop.
+
+        Returns an ``AsyncOpenSIPSEvent``. For ``await``/``async for`` access
+        use ``await subscribe_iter(...)``.
+        """
+        from .asyncevent import AsyncOpenSIPSEvent
+
+        return AsyncOpenSIPSEvent(self, event_name, callback, expire, expires=expires)
 
     def unsubscribe(self, event: str) -> None:
-        """Unsubscribe every subscription of ``event`` made through this handler."""
+        """Unsubscribe every subscription of ``event`` made through this handler.
+
+        An event with no subscription raises ``OpenSIPSEventNotSubscribed``
+        (an ``OpenSIPSEventException`` and a ``KeyError``, which 0.1.11 raised).
+        """
         with self._lock:
             mine = [s for s in self._subs if s.event == event]
         if not mine:
-            raise OpenSIPSEventException(f"not subscribed to {event}")
+            raise OpenSIPSEventNotSubscribed(f"not subscribed to {event}")
         errors = []
         for ev in mine:
             try:
@@ -162,12 +191,12 @@ class OpenSIPSEventHandler:
         if errors:
             raise errors[0]
 
-    async def async_subscribe(self, event: str, expires: int | None = None, *,
-                              expire: int | None = None, maxsize: int = 10000) -> Any:
-        """asyncio: subscribe without blocking the loop; returns an AsyncOpenSIPSEvent."""
-        from .aio import async_subscribe
+    async def subscribe_iter(self, event: str, expires: int | None = None, *,
+                             expire: int | None = None, maxsize: int = 10000) -> Any:
+        """asyncio: subscribe without blocking the loop; returns an AsyncSubscription to iterate."""
+        from .aio import subscribe_iter
 
-        return await async_subscribe(self, event, expires, expire=expire, maxsize=maxsize)
+        return await subscribe_iter(self, event, expires, expire=expire, maxsize=maxsize)
 
     def close(self) -> None:
         """Unsubscribe everything and stop every thread; errors are logged, not raised."""
@@ -251,6 +280,22 @@ class OpenSIPSEventHandler:
         if error is not None:
             raise error
 
+    def _resubscribe(self, ev: OpenSIPSEvent) -> None:
+        """Renew ``ev`` now instead of at its next refresh (0.1.11's ``resubscribe()``)."""
+        with self._mi_lock:
+            if ev.state not in LIVE_STATES:
+                raise OpenSIPSEventException(f"the subscription to {ev.event} is {ev.state}: subscribe again")
+            self._mi_call(ev, self._expire_for(ev))
+            now = time.monotonic()
+            ev._backoff = 0.0
+            ev._next_refresh = now + (self.refresh_interval or 1.0)
+            if ev.expires is not None:
+                ev._deadline = now + ev.expires
+            changed = ev._change(ACTIVE)
+        if changed:
+            ev._announce(ACTIVE)
+        self._wake.set()
+
     def _stop(self, ev: OpenSIPSEvent) -> None:
         with self._mi_lock:  # wait for an in-flight refresh so it cannot resubscribe after us
             changed = ev._change(STOPPED)
@@ -285,14 +330,14 @@ class OpenSIPSEventHandler:
             where = self.socket_path or f"{self.ip}:{self.port}"
             raise OpenSIPSEventException(f"cannot listen on {where}: {exc}", exc) from exc
         if isinstance(listener, UnixDatagramListener):
-            self._socket = f"unix:{listener.path}"
+            self._socket = ListenAddress(f"unix:{listener.path}", listener.sock)
         else:
             assert isinstance(listener, (TCPStreamListener, UDPListener))  # the only other kinds
             host, port = listener.address
             if host in _ANY:
                 host = self.advertise_ip or route_ip(getattr(self.mi, "remote_host", None))
             proto = "tcp" if self._type == "stream" else "udp"
-            self._socket = f"{proto}:{host}:{port}"
+            self._socket = ListenAddress(f"{proto}:{host}:{port}", listener.sock, host, port)
         self._listener = listener
         listener.start()
 
@@ -349,8 +394,10 @@ class OpenSIPSEventHandler:
             if isinstance(exc, OpenSIPSMICommandError) and exc.code == 400 and expire:
                 hint = " (unknown event, or a socket OpenSIPS cannot use?)"
             ev.last_error = exc
-            raise OpenSIPSEventException(f"cannot {what} {ev.event} on {ev.socket}: {exc}{hint}",
-                                         exc) from exc
+            raise OpenSIPSEventMIError(f"cannot {what} {ev.event} on {ev.socket}: {exc}{hint}",
+                                       exc) from exc
+        if expire:
+            ev.last_subscription = time.time()
         if result not in ("OK", "ok"):
             log.debug("event_subscribe %s answered %r", ev.event, result)
 
@@ -426,7 +473,7 @@ def _as_port(value: Any) -> int:
     try:
         port = int(value or 0)
     except (TypeError, ValueError):
-        raise OpenSIPSEventException(f"port must be a number, not {value!r}") from None
+        raise OpenSIPSEventArgumentError(f"port must be a number, not {value!r}") from None
     if not 0 <= port <= 65535:
-        raise OpenSIPSEventException(f"port out of range: {port}")
+        raise OpenSIPSEventArgumentError(f"port out of range: {port}")
     return port

@@ -68,6 +68,11 @@ class Listener:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread that reads the socket and calls the callbacks."""
+        return self._thread
+
     def stop(self, timeout: float = 1.0) -> None:
         """Stop the thread and close the socket; safe to call twice and from a callback."""
         self._stopping = True

@@ -14,7 +14,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
+from .errors import OpenSIPSEventArgumentError
+
 if TYPE_CHECKING:  # pragma: no cover
+    from .address import ListenAddress
     from .handler import OpenSIPSEventHandler
 
 log = logging.getLogger("opensips.event")
@@ -33,13 +36,13 @@ def _parse_expires(expires: Any) -> int | None:
     if expires is None:
         return None
     if isinstance(expires, bool):
-        raise ValueError(f"expires must be a number of seconds, not {expires!r}")
+        raise OpenSIPSEventArgumentError(f"expires must be a number of seconds, not {expires!r}")
     try:
         value = float(expires)
     except (TypeError, ValueError):
-        raise ValueError(f"expires must be a number of seconds, not {expires!r}") from None
+        raise OpenSIPSEventArgumentError(f"expires must be a number of seconds, not {expires!r}") from None
     if value != value or value < 1:
-        raise ValueError(f"expires must be at least 1 second (use unsubscribe() to end), not {expires!r}")
+        raise OpenSIPSEventArgumentError(f"expires must be at least 1 second (use unsubscribe() to end), not {expires!r}")
     return int(round(value))
 
 
@@ -49,23 +52,34 @@ class OpenSIPSEvent:
     ``callback(notification)`` runs on the listener thread with the whole
     notification dict, or with ``None`` once when an explicit ``expires``
     ends and after 10 unparsable reads in a row.
+
+    The arguments keep the names of both APIs: ``name`` or ``event``,
+    ``expire`` or ``expires`` (0.1.11 wrote ``OpenSIPSEvent(handler, name,
+    callback, expire=None)``).
     """
 
-    def __init__(self, handler: "OpenSIPSEventHandler", event: str, callback: EventCallback,
-                 expires: int | None = None, *, expire: int | None = None) -> None:
-        if not isinstance(event, str) or not event.strip():
-            raise ValueError(f"event must be a non-empty event name, not {event!r}")
+    def __init__(self, handler: "OpenSIPSEventHandler", name: str | None = None,
+                 callback: EventCallback | None = None, expire: int | None = None, *,
+                 expires: int | None = None, event: str | None = None) -> None:
+        if event is not None and name is not None and event != name:
+            raise OpenSIPSEventArgumentError("give name or its alias event, not both")
+        name = name if name is not None else event
+        if not isinstance(name, str) or not name.strip():
+            raise OpenSIPSEventArgumentError(f"event must be a non-empty event name, not {name!r}")
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {callback!r}")
         if expires is not None and expire is not None and expires != expire:
-            raise ValueError("give expires or its alias expire, not both")
+            raise OpenSIPSEventArgumentError("give expires or its alias expire, not both")
         self.handler = handler
-        self.event = event.strip()
+        self.event = name.strip()
         self.callback = callback
         self.expires = _parse_expires(expires if expires is not None else expire)
         self.state = "new"
-        self.socket: str | None = None       # what OpenSIPS was told, e.g. "udp:127.0.0.1:40000"
+        # what OpenSIPS was told, e.g. "udp:127.0.0.1:40000"; also .sock, .sock_name, .ip, .port
+        self.socket: ListenAddress | None = None
         self.last_error: BaseException | None = None
+        self.last_subscription: float | None = None  # time.time() of the last accepted event_subscribe
+        self.wrapper: Any = None  # the AsyncOpenSIPSEvent this one serves, if any
         # scheduling, owned by the handler (monotonic seconds)
         self._next_refresh = 0.0
         self._deadline: float | None = None
@@ -81,6 +95,36 @@ class OpenSIPSEvent:
     @property
     def active(self) -> bool:
         return self.state in LIVE_STATES
+
+    # -- the names of the PyPI opensips 0.1.11 ---------------------------------
+    @property
+    def name(self) -> str:
+        """The event name (0.1.11's name for ``event``)."""
+        return self.event
+
+    @property
+    def expire(self) -> int:
+        """Seconds asked of OpenSIPS: ``expires``, or for a permanent subscription its renewal expiry."""
+        return self.expires if self.expires is not None else self.handler.permanent_expire
+
+    @property
+    def reregister(self) -> bool:
+        """True for a permanent subscription (renewed until unsubscribed)."""
+        return self.expires is None
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The listener thread that calls ``callback`` (shared by the handler's subscriptions)."""
+        listener = self.handler.listener
+        return listener.thread if listener is not None and self.active else None
+
+    def resubscribe(self) -> None:
+        """Renew now (event_subscribe again; an explicit ``expires`` starts over). Raises OpenSIPSEventException."""
+        self.handler._resubscribe(self)
+
+    def check_subscription(self) -> None:
+        """Have the handler's refresher look now: renew if due, end it if its ``expires`` ran out."""
+        self.handler._wake.set()
 
     def unsubscribe(self) -> None:
         """Tell OpenSIPS (event_subscribe with expire 0), then stop listening. Raises OpenSIPSEventException."""
