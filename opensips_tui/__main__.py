@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--ring-size", dest="ring_size", type=int, metavar="N",
                     help="events kept for scroll-back and export (default 10000)")
     ui.add_argument("--utc", action="store_const", const=True, help="show times in UTC")
+    ui.add_argument("--refresh", type=float, metavar="SECONDS",
+                    help="redraw counters and rates every SECONDS, the log 5x as often "
+                         "(default 0.5; larger is lighter, like top -d)")
     ui.add_argument("--profile", help="connection profile from the config file")
     ui.add_argument("--config", type=Path, metavar="PATH", help=f"config file (default {config_path()})")
     ui.add_argument("--print-config-path", action="store_true", help="print the config path and exit")

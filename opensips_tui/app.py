@@ -1,7 +1,13 @@
-"""The monitor: composes the screen, owns the feed timer, routes messages, key bindings.
+"""The monitor: composes the screen, drains the feed, routes messages, key bindings.
 
-Threads: listener threads only touch the :class:`Feed`; MI calls run in ``@work(thread=True)``
-workers that answer with messages; everything else runs on the UI thread.
+Threads: listener threads only touch the :class:`Feed` (the first push into a drained feed
+posts one :class:`FeedReady`); MI calls run in ``@work(thread=True)`` workers that answer with
+messages; everything else runs on the UI thread.
+
+Redraws are paced for the eye, not for the wire: the log takes new lines at most every
+``refresh / 5`` seconds (10 Hz by default), counters, rates and the detail pane every
+``refresh`` seconds (2 Hz), and only while something arrived or a shown rate is still
+decaying. When nothing arrives, no timer runs and nothing is drawn.
 """
 
 from __future__ import annotations
@@ -14,21 +20,21 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from .backend import Backend
 from .config import Settings
 from .feed import TOTAL, Feed
 from .filters import LogFilter
-from .messages import (EventHighlighted, EventsListed, Exported, FilterChanged, HealthChecked,
-                       LineSaved, SubscriptionChanged, ToggleRequested)
+from .messages import (EventHighlighted, EventsListed, Exported, FeedReady, FilterChanged,
+                       HealthChecked, LineSaved, SubscriptionChanged, ToggleRequested)
 from .safe import clean
 from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, LogView, StatusBar
 from .workers import Workers
 
-TICK = 0.08          # seconds between feed drains
-SLOW_TICK = 0.5      # counts, detail pane and rate refresh at most this often
 HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is down)
+LOG_SHARE = 5        # the log may redraw this many times per numbers refresh
 
 
 class OpenSIPSTUI(Workers, App[None]):
@@ -58,7 +64,12 @@ class OpenSIPSTUI(Workers, App[None]):
         self.health_every = health_every
         self.wanted: set[str] = set()     # events the operator wants subscribed
         self._healthy: bool | None = None
-        self._last_slow = 0.0
+        # Pacing (seconds): numbers (counts, rates, sparkline, detail, status) and the log.
+        self.numbers_every = settings.refresh
+        self.log_every = settings.refresh / LOG_SHARE
+        self._drain_timer: Timer | None = None     # a drain is scheduled
+        self._numbers_timer: Timer | None = None   # a numbers refresh is scheduled
+        self._last_drain = self._last_numbers = 0.0
         self._quitting = False
         self._listed = False              # events_list answered at least once
         if settings.keymap:
@@ -80,7 +91,8 @@ class OpenSIPSTUI(Workers, App[None]):
         self.log_pane = self.query_one(EventLog)
         self.status = self.query_one(StatusBar)
         self.detail = self.query_one(DetailPane)
-        self.set_interval(TICK, self._tick)
+        self.feed.wake = self._wake
+        self._drain()  # whatever arrived before the wake-up was wired
         self.set_interval(self.health_every, self._check_health)
         self._check_health()
         self._list_events()
@@ -92,8 +104,25 @@ class OpenSIPSTUI(Workers, App[None]):
         self.detail.show(None)
         self.events.focus()
 
-    # -- the feed timer ----------------------------------------------------------------
-    def _tick(self) -> None:
+    # -- draining the feed -------------------------------------------------------------
+    def _wake(self) -> None:
+        """Listener thread, on the feed's empty -> non-empty edge only: wake the UI once."""
+        self.post_message(FeedReady())
+
+    def on_feed_ready(self, _message: FeedReady) -> None:
+        if self._drain_timer is None:
+            # While the log shows new lines it may take them at log speed; paused or scrolled
+            # up, only numbers change, so draining faster than they redraw buys nothing.
+            every = self.log_every if self.log_pane.showing_new else self.numbers_every
+            self._drain_timer = self._after(self._last_drain + every, self._drain)
+
+    def _after(self, when: float, callback: Callable[[], None]) -> Timer:
+        """A one-shot timer for ``callback`` at monotonic time ``when`` (about now if due)."""
+        return self.set_timer(max(0.001, when - time.monotonic()), callback)  # Timer needs > 0
+
+    def _drain(self) -> None:
+        self._drain_timer = None
+        self._last_drain = time.monotonic()
         batch = self.feed.drain()
         self.log_pane.add(batch)
         for name, state in batch.states.items():
@@ -103,19 +132,34 @@ class OpenSIPSTUI(Workers, App[None]):
             self.status.set(states=self._states())
         for name, what in batch.notices:
             self.notify(f"{clean(name)}: {what}", severity="warning", markup=False)
-        now = time.monotonic()
-        if (batch.touched or batch.states) and now - self._last_slow >= SLOW_TICK / 2 \
-                or now - self._last_slow >= SLOW_TICK:
-            self._last_slow = now
-            self._refresh_numbers()
+        if batch.arrived or batch.states:
+            self._numbers_soon()
 
-    def _refresh_numbers(self) -> None:
+    def _numbers_soon(self) -> None:
+        """Refresh the numbers at the next numbers slot (one pending refresh at most)."""
+        if self._numbers_timer is None:
+            self._numbers_timer = self._after(self._last_numbers + self.numbers_every, self._numbers_tick)
+
+    def _numbers_tick(self) -> None:
+        self._numbers_timer = None
+        self._last_numbers = time.monotonic()
+        if self._refresh_numbers():
+            self._numbers_soon()  # rates and the sparkline still move with nothing arriving
+
+    def _refresh_numbers(self) -> bool:
+        """Counts, rates, detail pane, status bar and the log's marker, each redrawn only if
+        what it shows changed. True while a shown rate or sparkline still changes by itself."""
         summary = self.feed.summary()
         self.events.set_counts(summary)
         current = self.events.current
+        moving = any(rate > 0 for _, rate in summary.values())
         if current is not None:
-            self.detail.show(self.feed.view(current))
+            view = self.feed.view(current)
+            self.detail.show(view)
+            moving = moving or any(view.history)
         self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=self._states())
+        self.log_pane.show_marker()
+        return moving
 
     def _states(self) -> dict[str, str]:
         """Subscription states the status bar counts (events with no subscription left out)."""

@@ -6,6 +6,7 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     profile = "local"          # the profile used when --profile is not given
     ring_size = 10000          # events kept for scrolling back and export
     utc = false                # log times in UTC instead of local time
+    refresh = 0.5              # seconds between redraws of counters and rates (the log: 5x as often)
     subscribe = ["E_PIKE_BLOCKED"]
 
     [profiles.local]
@@ -43,6 +44,7 @@ APP_NAME = "opensips-tui"
 MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url", "verify", "auth",
            "datagram_ip", "datagram_port", "datagram_unix_socket", "datagram_timeout",
            "datagram_buffer_size")
+REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
 
 
@@ -71,6 +73,7 @@ class Settings:
     profile: str | None = None
     demo: bool = False
     demo_rate: float = 20.0
+    refresh: float = 0.5       # seconds between redraws of the numbers; the log redraws 5x as often
     export_dir: Path = field(default_factory=data_dir)
 
 
@@ -141,6 +144,12 @@ def _apply(settings: Settings, values: dict[str, Any], where: str) -> None:
             settings.ring_size = value
         elif key == "utc":
             settings.utc = bool(value)
+        elif key == "refresh":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not REFRESH_MIN <= value <= REFRESH_MAX:
+                raise ConfigError(f"{where}: refresh must be a number of seconds from {REFRESH_MIN:g} "
+                                  f"to {REFRESH_MAX:g}, not {value!r}")
+            settings.refresh = float(value)
         elif key in ("demo", "demo_rate", "profile"):
             setattr(settings, key, value)
 

@@ -2,9 +2,12 @@
 
 Listener threads call :meth:`Feed.push` (and :meth:`Feed.set_state`); they only append to
 bounded deques and bump counters under a lock, never touch a widget and never wait for the
-UI. The UI drains the feed on a timer (~80 ms): one :class:`Batch` per tick holding at most
-``log_batch`` new log entries, so a burst of tens of thousands of events per second costs
-the screen a bounded amount of work while the counts stay exact.
+UI. The thread whose push makes the feed non-empty calls :attr:`Feed.wake` (the app posts
+one coalescing message there); no other push does, until the UI drains. So a flood costs
+one wake-up per drain, not one per event, and nothing runs in the UI when nothing arrives.
+Each drain returns one :class:`Batch` holding at most ``log_batch`` new log entries, so a
+burst of tens of thousands of events per second costs the screen a bounded amount of work
+while the counts stay exact.
 """
 
 from __future__ import annotations
@@ -96,6 +99,10 @@ class Feed:
         self._stats: dict[str, EventStats] = {TOTAL: EventStats(TOTAL)}
         self._seq = 0
         self._filter = LogFilter()
+        # Called (on the pushing thread, outside the lock) when the feed goes from drained to
+        # holding something; set by the UI. _signalled: a wake-up is out and not drained yet.
+        self.wake: Callable[[], None] | None = None
+        self._signalled = False
 
     # -- listener side ---------------------------------------------------------------
     def push(self, event: str, notification: dict[str, Any] | None) -> None:
@@ -103,29 +110,39 @@ class Feed:
         ts = self.clock()
         with self._lock:
             if not isinstance(notification, dict):
-                # A stranger spraying garbage at the listener makes one None per live
-                # subscription every 10 bad datagrams: one toast per event per NOTICE_EVERY
-                # seconds, not hundreds a second (each toast is a widget living for seconds).
-                last = self._noticed.get(event)
-                if last is None or not 0 <= ts - last < NOTICE_EVERY:
-                    self._noticed[event] = ts
-                    self._notices.append((event, "no more notifications (unreadable data or expired)"))
-                    del self._notices[:-NOTICES_MAX]
-                return
-            self._seq += 1
-            entry = Entry(self._seq, ts, event, notification)
-            self._ring.append(entry)
-            stats = self._stats.get(event)
-            if stats is None:
-                stats = self._stats[event] = EventStats(event)
-            stats.add(ts, notification.get("params"))
-            self._stats[TOTAL].add(ts, track_params=False)
-            self._arrived += 1
-            self._touched.add(event)
-            log_filter = self._filter
-            if not log_filter.active or log_filter.matches(entry.search_text):
-                self._matched += 1
-                self._pending.append(entry)
+                if not self._notice(event, ts):
+                    return
+            else:
+                self._seq += 1
+                entry = Entry(self._seq, ts, event, notification)
+                self._ring.append(entry)
+                stats = self._stats.get(event)
+                if stats is None:
+                    stats = self._stats[event] = EventStats(event)
+                stats.add(ts, notification.get("params"))
+                self._stats[TOTAL].add(ts, track_params=False)
+                self._arrived += 1
+                self._touched.add(event)
+                log_filter = self._filter
+                if not log_filter.active or log_filter.matches(entry.search_text):
+                    self._matched += 1
+                    self._pending.append(entry)
+            signal, self._signalled = not self._signalled, True
+        if signal and self.wake is not None:  # the empty -> non-empty edge only
+            self.wake()
+
+    def _notice(self, event: str, ts: float) -> bool:
+        """A listener notice (``None``) for ``event``: queue it unless rate-limited (lock held)."""
+        # A stranger spraying garbage at the listener makes one None per live
+        # subscription every 10 bad datagrams: one toast per event per NOTICE_EVERY
+        # seconds, not hundreds a second (each toast is a widget living for seconds).
+        last = self._noticed.get(event)
+        if last is not None and 0 <= ts - last < NOTICE_EVERY:
+            return False
+        self._noticed[event] = ts
+        self._notices.append((event, "no more notifications (unreadable data or expired)"))
+        del self._notices[:-NOTICES_MAX]
+        return True
 
     def set_state(self, event: str, state: str) -> None:
         """A subscription changed state (active / retrying / expired / stopped)."""
@@ -137,6 +154,9 @@ class Feed:
                 self._notices = [n for n in self._notices if n[0] != event]
                 self._notices.append((event, "subscription expired"))
                 del self._notices[:-NOTICES_MAX]
+            signal, self._signalled = not self._signalled, True
+        if signal and self.wake is not None:
+            self.wake()
 
     # -- UI side ----------------------------------------------------------------------
     def drain(self) -> Batch:
@@ -146,6 +166,7 @@ class Feed:
             self._pending.clear()
             self._arrived = self._matched = 0
             self._touched, self._states, self._notices = set(), {}, []
+            self._signalled = False  # the next push wakes the UI again
         return batch
 
     def set_filter(self, log_filter: LogFilter) -> list[Entry]:

@@ -1,7 +1,8 @@
 """The small typed messages the UI reacts to.
 
 MI calls run in worker threads (they block on sockets); each one reports back with one of
-these via ``post_message``, which is thread-safe and never waits for the UI.
+these via ``post_message``, which is thread-safe and never waits for the UI. Listener threads
+post :class:`FeedReady`, only when the feed they push into goes from empty to non-empty.
 """
 
 from __future__ import annotations
@@ -83,3 +84,8 @@ class LineSaved(Message):
         self.path = path
         self.text = text
         self.error = error
+
+
+class FeedReady(Message):
+    """The feed went from drained to holding something (posted by the listener thread that
+    pushed first; at most one is outstanding until the UI drains)."""

@@ -225,3 +225,48 @@ def test_status_bar_keeps_states_and_rate_before_a_long_down_reason() -> None:
     head = plain[:80]  # what an 80-column terminal shows
     assert "DOWN" in head and "1 retrying" in head and "ev/s" in head
     assert plain.index("listen udp:127.0.0.1:40000") < plain.index("cannot connect")
+
+
+def test_feed_wakes_the_ui_once_per_drain_on_the_empty_to_non_empty_edge() -> None:
+    """A flood costs one wake-up per drain, not one per event; nothing arriving wakes nothing."""
+    feed = Feed(ring_size=100)
+    wakes: list[str] = []
+    feed.wake = lambda: wakes.append(threading.current_thread().name)
+    feed.push("E_A", {"params": {}})
+    assert wakes == ["MainThread"]
+    pushers = [threading.Thread(target=lambda: [feed.push("E_A", {"params": {}}) for _ in range(2000)],
+                                name=f"listener-{i}") for i in range(4)]
+    for t in pushers:
+        t.start()
+    for t in pushers:
+        t.join()
+    assert len(wakes) == 1  # still not drained: no second wake-up
+    assert feed.drain().arrived == 8001
+    assert feed.drain().arrived == 0 and len(wakes) == 1  # draining an empty feed wakes nothing
+    feed.set_state("E_A", "retrying")      # a state change is something to show, too
+    assert len(wakes) == 2
+    feed.push("E_A", None)                 # a listener notice: same edge
+    assert len(wakes) == 2
+    batch = feed.drain()
+    assert batch.states == {"E_A": "retrying"} and len(batch.notices) == 1
+    feed.push("E_A", None)                 # rate-limited notice: nothing new to show, no wake-up
+    assert len(wakes) == 2 and feed.drain().notices == []
+
+
+def test_refresh_from_config_and_command_line(tmp_path, capsys) -> None:
+    """``--refresh SECONDS`` / ``refresh``: how often numbers redraw (the log 5x as often)."""
+    path = tmp_path / "config.toml"
+    path.write_text("[tui]\nrefresh = 2\n")
+    parse = build_parser().parse_args
+    assert settings_from(parse(["--config", str(path)]), {}).refresh == 2.0
+    assert settings_from(parse(["--config", str(path), "--refresh", "0.25"]), {}).refresh == 0.25
+    assert resolve({}, tmp_path / "missing.toml").refresh == 0.5
+    for bad in ("0", '"fast"', "1000", "true"):
+        path.write_text(f"[tui]\nrefresh = {bad}\n")
+        with pytest.raises(ConfigError, match="refresh must be a number of seconds from 0.1 to 60"):
+            resolve({}, path)
+    path.write_text("")
+    for bad in ("0", "nan", "-1"):
+        assert main(["--config", str(path), "--refresh", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "refresh must be" in err

@@ -1,8 +1,10 @@
 """The event log: one plain-text line per notification, written in batches.
 
 Follows the tail while scrolled to the bottom (``Log`` does that); when the operator scrolls
-up, or pauses, a marker says so and counts what arrived meanwhile. Lines come from
-:meth:`Entry.line`, whose text is already cleaned of control characters.
+up, or pauses, a marker says so and counts what arrived meanwhile. The marker's count is a
+number like the others: the app redraws it with them (:meth:`EventLog.show_marker`), not on
+every batch. Lines come from :meth:`Entry.line`, whose text is already cleaned of control
+characters.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class EventLog(Pane):
         self.unseen = 0          # matching events not on screen (paused / scrolled up)
         self.last_seq = 0        # newest entry written to the Log
         self.following = True    # at the bottom: new lines scroll into view
+        self._marker_text: str | None = None  # what the marker shows (None: hidden)
         self.border_title = "Log"
 
     def compose(self) -> ComposeResult:
@@ -60,7 +63,7 @@ class EventLog(Pane):
         self.following = scroll_y >= log.max_scroll_y - 1 and log.cursor is None
         if self.following and not self.paused:
             self.unseen = 0
-        self._show_marker()
+        self.show_marker()
 
     def on_log_view_cursor_moved(self, event: LogView.CursorMoved) -> None:
         """A cursor on an older line holds the view there; back at the tail it follows."""
@@ -71,6 +74,11 @@ class EventLog(Pane):
     def log_widget(self) -> LogView:
         return self._log
 
+    @property
+    def showing_new(self) -> bool:
+        """New lines appear on screen as they arrive (not paused, at the bottom)."""
+        return self.following and not self.paused
+
     def set_filter_title(self, text: str) -> None:
         self.border_subtitle = Text(f"filter: {clean(text, limit=60)}") if text else ""
 
@@ -78,11 +86,12 @@ class EventLog(Pane):
     def add(self, batch: Batch) -> None:
         """Write one drained batch (or count it while paused)."""
         if not batch.matched:
-            return  # the usual idle tick: the marker already shows the current state
+            return  # nothing for the log in this batch (a state change, or filtered out)
         log = self.log_widget
         if self.paused:
-            self.unseen += batch.matched
-        elif batch.matched:
+            self.unseen += batch.matched  # shown by the next show_marker()
+            return
+        if batch.matched:
             lines = []
             shown: list[Entry | None] = []
             if batch.skipped:
@@ -98,8 +107,7 @@ class EventLog(Pane):
             if self.following:
                 log.scroll_end(animate=False, x_axis=False)
             else:
-                self.unseen += batch.matched
-        self._show_marker()
+                self.unseen += batch.matched  # shown by the next show_marker()
 
     def reload(self, entries: Iterable[Entry]) -> None:
         """Show exactly ``entries`` (the newest ``max_lines`` of them): filter change / resume."""
@@ -111,27 +119,34 @@ class EventLog(Pane):
         log.scroll_end(animate=False, x_axis=False)
         self.last_seq = entries[-1].seq if entries else self.last_seq
         self.unseen = 0
-        self._show_marker()
+        self.show_marker()
 
     def clear(self) -> None:
         self.log_widget.clear()
         self.unseen = 0
         self.following = True
-        self._show_marker()
+        self.show_marker()
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
         if paused:
             self.unseen = 0
-        self._show_marker()
+        self.show_marker()
 
-    def _show_marker(self) -> None:
-        marker = self._marker
+    def show_marker(self) -> None:
+        """Show the "paused, N new" marker as the state says; redraws only if its text changed."""
         if self.paused:
-            marker.update(Text(f" paused, {self.unseen} new  (p: resume)"))
+            text: str | None = f" paused, {self.unseen} new  (p: resume)"
         elif not self.following and self.unseen:
-            marker.update(Text(f" paused (scrolled up), {self.unseen} new  (end: follow)"))
+            text = f" paused (scrolled up), {self.unseen} new  (end: follow)"
         else:
+            text = None
+        if text == self._marker_text:
+            return
+        self._marker_text = text
+        marker = self._marker
+        if text is None:
             marker.remove_class("shown")
             return
+        marker.update(Text(text), layout=False)  # one docked row: its size never changes
         marker.add_class("shown")
