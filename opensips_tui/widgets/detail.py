@@ -1,8 +1,9 @@
 """The detail pane of the highlighted event: counters, rate sparkline, last payload, values seen.
 
-Fed :class:`StatsView` copies by the app. The payload tree is rebuilt at most twice a second
-and not while it has focus (so the operator can walk it); every label is a ``Text`` built
-through :mod:`opensips_tui.safe`.
+Fed :class:`StatsView` copies by the app, a few times a second. Each part redraws only when
+what it shows changed (a number ticking redraws one row, not the pane); the payload tree is
+rebuilt at most twice a second and not while it has focus (so the operator can walk it);
+every label is a ``Text`` built through :mod:`opensips_tui.safe`.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class DetailPane(Pane):
         self.inspected: Entry | None = None   # a log line shown in full; stats wait meanwhile
         self._payload_seen: float | None = None
         self._tree_built = 0.0
+        self._shown: dict[str, object] = {}  # part -> what it shows now (redraw on change only)
         self.border_title = "Detail"
 
     def compose(self) -> ComposeResult:
@@ -105,20 +107,19 @@ class DetailPane(Pane):
         """Render ``view`` (``None``: nothing highlighted); ignored while a line is inspected."""
         if self.inspected is not None:
             return
-        summary = self._summary_w
         if view is None:
             self.event = None
-            self.border_title = "Detail"
-            summary.update(Text("Highlight an event in the list", style="dim"))
+            self._title("Detail")
+            self._update(self._summary_w, Text("Highlight an event in the list", style="dim"))
             return
         if view.name != self.event:
             self.event = view.name
             self._payload_seen = None
             self._tree_built = 0.0
             self._tree.clear()  # never show the previous event's payload under this one's title
-        self.border_title = Text(f"Detail: {clean(view.name, limit=40)}")
-        summary.update(self._summary(view))
-        self._spark.data = view.history
+        self._title(f"Detail: {clean(view.name, limit=40)}")
+        self._update(self._summary_w, self._summary(view))
+        self._spark.data = view.history  # a reactive: an equal list does not redraw
         self._show_values(view)
         self._show_tree(view)
 
@@ -126,6 +127,7 @@ class DetailPane(Pane):
     def inspect(self, entry: Entry, via: str | None) -> None:
         """Show one notification: time, event, how it arrived, its whole tree and its JSON."""
         self.inspected = entry
+        self._shown.clear()  # what show() drew is replaced: it draws everything again after
         self.border_title = Text(f"Line #{entry.seq}: {clean(entry.event, limit=40)}")
         self.border_subtitle = "esc: back  y: save+copy"
         head = Text(no_wrap=True, end="", overflow="ellipsis")
@@ -159,6 +161,22 @@ class DetailPane(Pane):
         self.event = None  # show() starts afresh
         return True
 
+    def _title(self, title: str) -> None:
+        if self._shown.get("title") != title:
+            self._shown["title"] = title
+            self.border_title = Text(title)  # setting it redraws the frame, even when equal
+
+    def _update(self, widget: Static, text: Text) -> None:
+        """``widget.update(text)`` unless it already shows that; lays out again only when the
+        number of lines changes (the summary is always one row)."""
+        key = widget.id or ""
+        before = self._shown.get(key)
+        if before == text:
+            return
+        self._shown[key] = text
+        lines = text.plain.count("\n")
+        widget.update(text, layout=not isinstance(before, Text) or before.plain.count("\n") != lines)
+
     def _summary(self, view: StatsView) -> Text:
         out = Text(no_wrap=True, end="")
         out.append(f"{view.count}", style="bold cyan")
@@ -182,7 +200,7 @@ class DetailPane(Pane):
                 out.append(f"{count:>4} ", style="cyan")
                 out.append(clean(value, limit=60) if value != "" else '""')
                 out.append("\n")
-        self._values.update(out)
+        self._update(self._values, out)
 
     def _show_tree(self, view: StatsView) -> None:
         tree = self._tree

@@ -3,7 +3,8 @@
 The box shows the real state reported by the handler, never the wish: ``[ ]`` not
 subscribed, ``[.]`` request in flight, ``[x]`` active, ``[~]`` retrying, ``[!]`` expired.
 Toggling posts :class:`ToggleRequested`; the app does the MI call off the UI thread and
-calls :meth:`EventsList.set_state` with the outcome.
+calls :meth:`EventsList.set_state` with the outcome. Counts and rates redraw a row only when
+its text changes and only while it is on screen; rows out of view catch up as they scroll in.
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ class EventsList(OptionList):
         self.states: dict[str, str | None] = {}
         self.counts: dict[str, tuple[int, float]] = {}
         self.error: str | None = None
+        self._stale: set[str] = set()   # rows whose counts changed while out of view
+        self._titles_shown: tuple[str, str] | None = None
         self.border_title = "Events"
+
+    def on_mount(self) -> None:
+        self.watch(self, "scroll_y", self._catch_up, init=False)
 
     # -- state ----------------------------------------------------------------------
     @property
@@ -82,6 +88,7 @@ class EventsList(OptionList):
         self.names = list(dict.fromkeys([*names, *extra]))
         self.error = None
         self.set_options([Option(self._prompt(n), id=n) for n in self.names])
+        self._stale.clear()
         if self.names:
             self.highlighted = self.names.index(keep) if keep in self.names else 0
         self._titles()
@@ -100,20 +107,35 @@ class EventsList(OptionList):
         self._titles()
 
     def set_counts(self, counts: dict[str, tuple[int, float]]) -> None:
-        changed = [n for n in self.names if counts.get(n) != self.counts.get(n)]
+        """New counts and rates (redrawn for the rows on screen, the others when they show)."""
+        self._stale.update(n for n in self.names if counts.get(n) != self.counts.get(n))
         self.counts = counts
-        for name in changed:
-            self._refresh_row(name)
+        self._catch_up()
 
     # -- rendering --------------------------------------------------------------------
+    def _catch_up(self, _scroll_y: float | None = None) -> None:
+        """Redraw the stale rows now on screen (one line per option: index = line)."""
+        if not self._stale:
+            return
+        top = max(0, int(self.scroll_y))
+        for name in self.names[top:top + self.scrollable_content_region.height]:
+            if name in self._stale:
+                self._stale.discard(name)
+                self._refresh_row(name)
+
     def _titles(self) -> None:
         subscribed = sum(1 for n in self.names if self.is_subscribed(n))
-        self.border_title = f"Events {subscribed}/{len(self.names)}" if self.names else "Events"
-        self.border_subtitle = "unavailable" if self.error else "space: toggle"
+        titles = (f"Events {subscribed}/{len(self.names)}" if self.names else "Events",
+                  "unavailable" if self.error else "space: toggle")
+        if titles != self._titles_shown:  # setting a title redraws the frame, even when equal
+            self._titles_shown = titles
+            self.border_title, self.border_subtitle = titles
 
     def _refresh_row(self, name: str) -> None:
+        prompt = self._prompt(name)
         try:
-            self.replace_option_prompt(name, self._prompt(name))
+            if self.get_option(name).prompt != prompt:  # 1234 -> 1235 shows "1.2k" both times
+                self.replace_option_prompt(name, prompt)
         except Exception:  # option vanished between ticks
             pass
 
@@ -134,8 +156,8 @@ class EventsList(OptionList):
         return row
 
     def on_resize(self) -> None:
-        for name in self.names:
-            self._refresh_row(name)
+        self._stale.update(self.names)  # the width changed: every row is laid out again
+        self._catch_up()
 
     # -- input ------------------------------------------------------------------------
     # The "toggle" binding's own action, deliberately replacing DOMNode's attribute toggle here.

@@ -26,15 +26,23 @@ class StatusBar(Static):
         self.states: dict[str, str] = {}
         self.rate = 0.0
         self.note = ""
+        self._shown: Text | None = None
 
     def set(self, **fields) -> None:
-        """Update some fields (``health``, ``health_detail``, ``listen``, ``rate``, ``note``...)."""
+        """Update some fields (``health``, ``health_detail``, ``listen``, ``rate``, ``note``...);
+        the bar redraws only when the text it shows changes (the app sets it every refresh)."""
         for key, value in fields.items():
             setattr(self, key, value)
-        self.update(self.content())
+        self._show()
 
     def on_mount(self) -> None:
-        self.update(self.content())
+        self._show()
+
+    def _show(self) -> None:
+        text = self.content()
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)  # one row, always: never a reason to lay out again
 
     # Shadows Static.content (a property Textual itself never reads); callers and tests use content().
     def content(self) -> Text:  # type: ignore[override]

@@ -1,0 +1,115 @@
+"""A quiet screen does not redraw: what the monitor draws when nothing visible changes.
+
+Counts real renders: a widget "renders" in a frame when the compositor asks it for a content
+line it does not have cached (``render_line`` called inside its ``render_lines``). That is the
+work the issue measured in py-spy (``StylesCache.render`` and below), so a widget refreshed on
+every tick, or re-laid out for a content-only change, shows up here as renders.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from opensips_tui.app import OpenSIPSTUI
+from tests.tui_pilot import make_app, run, until
+
+HIDDEN = "E_ZZ_HIDDEN"          # published last: below the events list's visible rows
+QUIET = "E_CORE_SHM_THRESHOLD"  # highlighted: the detail pane shows it, nothing fires for it
+EXTRA = 40                      # more events than 120x40 shows in the list
+
+
+@contextmanager
+def counting_renders(app: OpenSIPSTUI) -> Iterator[Counter[str]]:
+    """Count, per widget, the frames in which it rendered at least one content line."""
+    counts: Counter[str] = Counter()
+    restore = []
+    for widget in app.screen.query("*"):
+        assert isinstance(widget, Widget)
+        name = f"{type(widget).__name__}#{widget.id}" if widget.id else type(widget).__name__
+        lines, line = widget.render_lines, widget.render_line
+        frame = {"counted": True}
+
+        def render_lines(crop, _lines=lines, _frame=frame):
+            _frame["counted"] = False
+            return _lines(crop)
+
+        def render_line(y, _line=line, _frame=frame, _name=name):
+            if not _frame["counted"]:
+                _frame["counted"] = True
+                counts[_name] += 1
+            return _line(y)
+
+        widget.render_lines, widget.render_line = render_lines, render_line  # type: ignore[method-assign]
+        restore.append(widget)
+    try:
+        yield counts
+    finally:
+        for widget in restore:
+            del widget.render_lines, widget.render_line  # back to the class's methods
+
+
+async def settle(pilot: Pilot, app: OpenSIPSTUI) -> None:
+    """Wait for start-up to finish drawing: half a second with no render at all."""
+    for _ in range(40):
+        with counting_renders(app) as counts:
+            await pilot.pause(0.5)
+        if not counts:
+            return
+    raise AssertionError(f"the screen never stopped redrawing: {dict(counts)}")
+
+
+@pytest.mark.parametrize("size, refresh", [((80, 24), 0.5), ((120, 40), 1.0)], ids=["80x24", "120x40"])
+@run
+async def test_quiet_screen_does_not_redraw(sim, tmp_path, size, refresh) -> None:
+    for i in range(EXTRA):
+        sim.registry.publish(f"E_TEST_{i:02d}")
+    sim.registry.publish(HIDDEN)
+    app = make_app(sim, tmp_path, health_every=3600.0, subscribe=[HIDDEN, QUIET],
+                   refresh=refresh)
+    assert (app.numbers_every, app.log_every) == (refresh, refresh / 5)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in (HIDDEN, QUIET))
+                    and app.status.health is True, "subscriptions and health")
+        app.events.highlighted = app.events.names.index(QUIET)
+        await pilot.press("p")  # the log is paused
+        await settle(pilot, app)
+        rows = app.events.scrollable_content_region.height
+        assert app.events.names.index(HIDDEN) >= int(app.events.scroll_y) + rows  # out of view
+
+        # Nothing arrives, the log is paused: nothing is drawn at all.
+        with counting_renders(app) as idle:
+            await pilot.pause(2.0)
+        assert not idle, f"an idle, paused screen redrew: {dict(idle)}"
+
+        # Events arrive for the event scrolled out of view, the log is paused.
+        stop = threading.Event()
+
+        def fire() -> None:
+            while not stop.is_set():
+                sim.raise_event(HIDDEN, {"n": 1})
+                time.sleep(0.01)
+
+        sender = threading.Thread(target=fire, daemon=True)
+        with counting_renders(app) as busy:
+            start = time.monotonic()
+            sender.start()
+            await pilot.pause(3.0)
+            stop.set()
+            sender.join(5)
+            elapsed = time.monotonic() - start
+        arrived = app.feed.view(HIDDEN).count
+        assert arrived > 10, "events kept arriving"
+        # What shows them: the status bar's events/s and the log's "paused, N new" marker, each
+        # redrawn at most once per refresh period (the numbers are paced, never per event or per
+        # drain). Nothing else on screen changed, so nothing else renders.
+        most = int(elapsed / app.numbers_every) + 1
+        assert set(busy) <= {"StatusBar#status", "Static#marker"}, dict(busy)
+        assert all(n <= most for n in busy.values()), (dict(busy), most, arrived)
