@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""The monitor's own CPU in a real terminal: % of one core per event rate, and key latency.
+
+For each rate, the simulator runs in its own process (``opensips-sim --rate R``), and the real
+``opensips-tui`` runs in a pseudo-terminal of the given size, its output read by this process
+into a terminal emulator (pyte: ``pip install '.[bench]'``). 11 events are subscribed (the 8 the
+simulator's traffic generator makes, so every generated event reaches the TUI, and 3 quiet ones).
+Per rate it prints:
+
+- the TUI process's CPU (``utime + stime`` of ``/proc/PID/stat``: every thread, the listener
+  included) over ``--seconds``, as % of one core. That counter only grows while the process
+  runs, so it hardly moves with other load on the machine (only caches and frequency do);
+- the events/s reaching the TUI (its status bar, a 5 s average, read off the emulated screen);
+- key-to-screen latency: ``down``/``up`` written to the pty as a terminal sends them, timed until
+  the emulated screen shows the events list's highlight on the other row.
+
+Rate ``max`` asks the simulator for ``--max-rate`` events/s; the row shows what it sustained.
+``--runs 3`` repeats every rate and prints the median and the spread (min-max).
+``--py-spy DIR`` also records each rate with ``py-spy record --format raw`` (needs ptrace) and
+writes DIR/RATE-run.txt, the folded stacks, plus a summary of the hottest frames.
+
+    python bench/tui_cpu.py [--size 120x40] [--rates 0,200,2000,max] [--seconds 15] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyte
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sender import free_port, stop  # noqa: E402
+
+TRAFFIC = ["E_PIKE_BLOCKED", "E_CORE_THRESHOLD", "E_UL_CONTACT_INSERT", "E_UL_CONTACT_DELETE",
+           "E_UL_CONTACT_UPDATE", "E_DLG_STATE_CHANGED", "E_CORE_LOG", "E_CORE_TCP_DISCONNECT"]
+QUIET = ["E_CORE_SHM_THRESHOLD", "E_CORE_PKG_THRESHOLD", "E_UL_AOR_INSERT"]
+SUBSCRIBE = TRAFFIC + QUIET
+TICKS = os.sysconf("SC_CLK_TCK")
+DOWN, UP = b"\x1b[B", b"\x1b[A"
+RATE_RE = re.compile(r"([0-9.]+) ev/s")
+ACTIVE_RE = re.compile(r"(\d+) active")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def start_sim(rate: float) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "opensips.sim", "--mi-http", f"127.0.0.1:{port}",
+                             "--rate", str(rate), "--seed", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}/mi"
+
+
+class Terminal:
+    """The TUI in a pty of ``cols`` x ``rows``, its output kept on an emulated screen."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str]) -> None:
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.bytes_out = 0
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.master = master
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))  # the pty is its terminal
+        os.close(slave)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 1 << 16)
+            except OSError:
+                break
+            if not data:
+                break
+            with self.lock:
+                self.bytes_out += len(data)
+                self.stream.feed(data)
+                self.changed.notify_all()
+
+    def text(self) -> str:
+        with self.lock:
+            return "\n".join(self.screen.display)
+
+    def wait_for(self, predicate, timeout: float) -> bool:
+        """Wait until ``predicate(screen)`` holds (checked on every output chunk)."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            while not predicate(self.screen):
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.changed.wait(min(left, 0.05))
+        return True
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.send(b"q")
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                stop(self.proc)
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+def highlighted_row(screen: pyte.Screen, column: int = 3) -> int | None:
+    """The events list's highlighted row: the one row whose background differs from the rest
+    of the list's rows (column 3 is inside the list at every size)."""
+    rows = range(2, screen.lines - 3)
+    bgs = [screen.buffer[y][column].bg for y in rows]
+    common = Counter(bgs).most_common(1)[0][0]
+    odd = [y for y, bg in zip(rows, bgs) if bg != common]
+    return odd[0] if len(odd) == 1 else None
+
+
+def key_latencies(term: Terminal, presses: int, gap: float) -> list[float]:
+    """Seconds from writing ``down``/``up`` to the emulated screen showing the highlight moved."""
+    out = []
+    for i in range(presses):
+        with term.lock:
+            before = highlighted_row(term.screen)
+        if before is None:
+            time.sleep(gap)
+            continue
+        t0 = time.perf_counter()
+        term.send(DOWN if i % 2 == 0 else UP)
+        moved = term.wait_for(lambda s: highlighted_row(s) not in (before, None), 5.0)
+        out.append(time.perf_counter() - t0 if moved else float("inf"))
+        time.sleep(gap)
+    return out
+
+
+def status_rate(screen_text: str) -> float:
+    last = screen_text.splitlines()[-2] if screen_text.count("\n") >= 1 else ""
+    found = RATE_RE.search(last) or RATE_RE.search(screen_text)
+    return float(found.group(1)) if found else float("nan")
+
+
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(["py-spy", "record", "--format", "raw", "--nonblocking", "-r", "100",
+                             "-d", str(int(seconds)), "-p", str(pid), "-o", str(out), "--threads"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def summarize_raw(path: Path, top: int = 25) -> str:
+    """Hottest frames of a py-spy raw (folded) profile: own time and inclusive time, % of samples."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        threads[frames[0]] += n
+        own[frames[-1]] += n
+        for frame in set(frames[1:]):
+            incl[frame] += n
+    if not total:
+        return "no samples\n"
+    lines = [f"{total} samples"]
+    lines += ["by thread:"] + [f"  {100 * n / total:5.1f}%  {t}" for t, n in threads.most_common(8)]
+    lines += ["own time:"] + [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines += ["inclusive:"] + [f"  {100 * n / total:5.1f}%  {f}" for f, n in incl.most_common(top)]
+    return "\n".join(lines) + "\n"
+
+
+def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
+    cols, rows = (int(x) for x in args.size.split("x"))
+    sim, url = start_sim(rate)
+    term = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows),
+                       XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp)
+            argv = [sys.executable, "-m", "opensips_tui", "-t", "http", "--url", url,
+                    "--listen-ip", "127.0.0.1", "--subscribe", ",".join(SUBSCRIBE)]
+            if args.refresh is not None:
+                argv += ["--refresh", str(args.refresh)]
+            time.sleep(0.5)  # the simulator binds its port
+            term = Terminal(argv, cols, rows, env)
+            want = len(SUBSCRIBE)
+            ok = term.wait_for(lambda s: any((m := ACTIVE_RE.search(line)) and int(m.group(1)) == want
+                                             for line in s.display), 30)
+            if not ok:
+                raise RuntimeError("subscriptions never became active:\n" + term.text())
+            time.sleep(args.warmup)
+            spy = None
+            if args.py_spy:
+                Path(args.py_spy).mkdir(parents=True, exist_ok=True)
+                spy_out = Path(args.py_spy) / f"{label}.txt"
+                spy = py_spy(term.proc.pid, args.seconds, spy_out)
+            c0, t0 = cpu_seconds(term.proc.pid), time.monotonic()
+            rates = []
+            while time.monotonic() - t0 < args.seconds:
+                time.sleep(min(1.0, args.seconds - (time.monotonic() - t0)))
+                rates.append(status_rate(term.text()))
+            c1, t1 = cpu_seconds(term.proc.pid), time.monotonic()
+            if spy is not None:
+                spy.wait(args.seconds + 30)
+            lat = key_latencies(term, args.presses, 0.25)
+            late = [r for r in rates[len(rates) // 2:] if r == r]
+            return {"cpu": 100 * (c1 - c0) / (t1 - t0), "rate": statistics.median(late) if late else 0.0,
+                    "lat": lat}
+    finally:
+        if term is not None:
+            term.close()
+        stop(sim)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="120x40", help="terminal size COLSxROWS (default 120x40)")
+    ap.add_argument("--rates", default="0,200,2000,max", help="simulator rates (default 0,200,2000,max)")
+    ap.add_argument("--max-rate", type=float, default=50_000, help="what 'max' asks for (default 50000)")
+    ap.add_argument("--seconds", type=float, default=15.0, help="CPU window per rate (default 15)")
+    ap.add_argument("--warmup", type=float, default=4.0, help="seconds after subscribing (default 4)")
+    ap.add_argument("--presses", type=int, default=20, help="key presses per rate (default 20)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of every rate (default 3)")
+    ap.add_argument("--refresh", type=float, default=None, help="pass --refresh to the TUI")
+    ap.add_argument("--py-spy", dest="py_spy", metavar="DIR", help="also record py-spy profiles into DIR")
+    ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    args = ap.parse_args(argv)
+    rates = [args.max_rate if r.strip() == "max" else float(r) for r in args.rates.split(",")]
+    names = [r.strip() for r in args.rates.split(",")]
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    print(f"# opensips-tui CPU at {args.size}, {len(SUBSCRIBE)} subscriptions, {args.seconds:g} s per "
+          f"rate, {args.runs} run(s); machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+          flush=True)
+    for run in range(args.runs):  # rates interleaved across runs, so a busy minute hits them all
+        for name, rate in zip(names, rates):
+            r = measure(rate, args, f"{args.size}-{name}-run{run + 1}")
+            results[name].append(r)
+            finite = [x for x in r["lat"] if x != float("inf")]
+            print(f"run {run + 1} rate {name:>5}: {r['rate']:8.0f} ev/s  TUI CPU {r['cpu']:5.1f}% of one core  "
+                  f"key p95 {1000 * pct(finite, 0.95):5.0f} ms ({len(r['lat']) - len(finite)} lost)",
+                  flush=True)
+    print(f"\n| events/s reaching the TUI ({args.size}) | TUI CPU, % of one core: median (min-max) | "
+          "key to screen: median / p95 |")
+    print("| ---: | ---: | ---: |")
+    for name in names:
+        rs = results[name]
+        cpu = [r["cpu"] for r in rs]
+        ev = statistics.median(r["rate"] for r in rs)
+        lat = [x for r in rs for x in r["lat"] if x != float("inf")]
+        print(f"| {ev:,.0f} ({name}) | {statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) | "
+              f"{1000 * statistics.median(lat) if lat else float('nan'):.0f} ms / "
+              f"{1000 * pct(lat, 0.95):.0f} ms |")
+    if args.py_spy:
+        for path in sorted(Path(args.py_spy).glob(f"{args.size}-*.txt")):
+            print(f"\n## py-spy {path.name}\n{summarize_raw(path)}")
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
