@@ -72,7 +72,7 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         cli.update(mi_kwargs)
-    return resolve(cli, args.config)
+    return resolve(cli, args.config, required=args.config is not None)
 
 
 def main(argv: list[str] | None = None) -> int:

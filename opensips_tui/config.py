@@ -24,11 +24,16 @@ Exports and other history go under the platformdirs user data path.
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import platformdirs
+
+from opensips.mi import OpenSIPSMI, OpenSIPSMIException
+from opensips.mi.options import MAX_SECONDS
 
 try:
     import tomllib
@@ -46,6 +51,8 @@ MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url"
            "datagram_buffer_size")
 REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
+PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc")
+TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
 
 
 class ConfigError(Exception):
@@ -77,103 +84,209 @@ class Settings:
     export_dir: Path = field(default_factory=data_dir)
 
 
-def load_file(path: Path) -> dict[str, Any]:
-    """The parsed TOML file, ``{}`` when it does not exist."""
+RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
+DEMO_RATE_MAX = 100_000.0
+TOP_KEYS = ("tui", "profiles", "keymap")
+# key -> its command-line flag, for messages about the command-line layer
+FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--listen-port", "demo_rate": "--demo-rate",
+         "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout"}
+
+
+class Layer:
+    """One source of settings (a table of the file, or the command line), to word errors.
+
+    ``lines`` is the file's text, so an error can name the line a key is on (TOML parsers do
+    not say); ``table`` is the table's dotted name, e.g. ``profiles.edge1``.
+    """
+
+    def __init__(self, path: Path | None = None, table: str = "", lines: list[str] | None = None) -> None:
+        self.path = path
+        self.table = table
+        self.lines = lines or []
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        if self.path is None:
+            return ConfigError(f"{FLAGS.get(key, key)}: {problem}")
+        line = self.line_of(key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: {f'[{self.table}] ' if self.table else ''}{key}: {problem}")
+
+    def line_of(self, key: str) -> int | None:
+        """The 1-based line of ``key = ...`` inside this table (None when not found)."""
+        current = ""
+        pattern = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""")
+        table = re.compile(rf"""^\s*\[\s*(["']?){re.escape(key)}\1\s*[\].]""")
+        for number, text in enumerate(self.lines, 1):
+            if not self.table and table.match(text):
+                return number  # a top-level table: its header
+            header = re.match(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$", text)
+            if header:
+                current = ".".join(part.strip().strip("\"'") for part in header.group(1).split("."))
+            elif current == self.table and pattern.match(text):
+                return number
+        return None
+
+
+def load_file(path: Path, required: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """The parsed TOML file and its lines; ``({}, [])`` when it does not exist and is not required."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        if required:
+            raise ConfigError(f"{path}: no such config file") from None
+        return {}, []
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if tomllib is None:
         raise ConfigError(f"reading {path} needs Python 3.11+ or the tomli package")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return data
+    return data, text.splitlines()
 
 
-def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+def _table(data: dict[str, Any], key: str, layer: Layer) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table")
+        raise ConfigError(f"{layer.path}: [{key}] must be a table")
     return value
 
 
-def _names(value: Any, where: str) -> list[str]:
+def _unknown(keys: Iterable[str], known: Iterable[str], layer: Layer) -> None:
+    """A key we do not know is a typo until proven otherwise: say which, and what was meant."""
+    known = list(known)
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(known))})"
+            raise layer.error(key, f"unknown key{hint}")
+
+
+def _names(value: Any, layer: Layer) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: subscribe must be a list of event names")
+        raise layer.error("subscribe", "must be a list of event names")
     return [v.strip() for v in value if v.strip()]
 
 
-def _apply(settings: Settings, values: dict[str, Any], where: str) -> None:
-    """Copy the known keys of one layer (file table or command line) onto ``settings``.
+def _number(key: str, value: Any, layer: Layer, low: float, high: float, integer: bool = False) -> Any:
+    """``value`` if it is a number in ``[low, high]`` (an integer when asked); else a ConfigError.
+
+    Booleans are not numbers here, and neither are strings from the file (``timeout = "abc"``).
+    """
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "an integer" if integer else "a number"
+        raise layer.error(key, f"must be {what} from {_shown(low)} to {_shown(high)}, not {value!r}")
+    return value
+
+
+def _shown(number: float) -> str:
+    return str(number) if isinstance(number, int) else f"{number:g}"
+
+
+def _check_file_value(key: str, value: Any, layer: Layer) -> None:
+    """Types of the keys a file may hold (the command line's are typed by argparse)."""
+    if key in ("timeout", "datagram_timeout", "refresh_interval"):
+        _number(key, value, layer, 0.001, MAX_SECONDS)
+    elif key in ("datagram_port", "listen_port"):
+        _number(key, value, layer, 0 if key == "listen_port" else 1, 65535, integer=True)
+    elif key == "datagram_buffer_size":
+        _number(key, value, layer, 1, 1 << 30, integer=True)
+    elif key in ("url", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "datagram_ip",
+                 "datagram_unix_socket", "listen_ip", "socket_path", "filter", "profile"):
+        if not isinstance(value, str):
+            raise layer.error(key, f"must be a string, not {value!r}")
+    elif key in ("utc", "demo"):
+        if not isinstance(value, bool):
+            raise layer.error(key, f"must be true or false, not {value!r}")
+    elif key == "verify" and not isinstance(value, (bool, str)):
+        raise layer.error(key, f"must be true, false or a CA bundle path, not {value!r}")
+    elif key == "auth" and not (isinstance(value, list) and len(value) == 2
+                                and all(isinstance(v, str) for v in value)):
+        raise layer.error(key, f'must be ["user", "password"], not {value!r}')
+
+
+def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
+    """Copy the keys of one layer (file table or command line) onto ``settings``.
 
     A layer naming another MI transport drops the MI kwargs of the layers below it.
     """
     conn = values.get("conn") or values.get("mi")
     if conn is not None:
         if conn not in ("fifo", "http", "datagram"):
-            raise ConfigError(f"{where}: mi must be fifo, http or datagram, not {conn!r}")
+            raise layer.error("mi", f"must be fifo, http or datagram, not {conn!r}")
         if conn != settings.conn:
             settings.mi = {}
         settings.conn = conn
     for key, value in values.items():
         if value is None or key in ("mi", "conn"):
             continue
+        if layer.path is not None:
+            _check_file_value(key, value, layer)
         if key in MI_KEYS:
             settings.mi[key] = value
         elif key in EVENT_KEYS:
             if key == "transport" and value not in ("datagram", "stream"):
-                raise ConfigError(f"{where}: transport must be datagram or stream, not {value!r}")
-            if key == "refresh_interval" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                              or value <= 0):
-                raise ConfigError(f"{where}: refresh_interval must be a positive number of seconds, "
-                                  f"not {value!r}")
+                raise layer.error(key, f"must be datagram or stream, not {value!r}")
+            if key == "refresh_interval":
+                _number(key, value, layer, 0.001, MAX_SECONDS)
+            if key == "listen_port":
+                _number(key, value, layer, 0, 65535, integer=True)
             settings.event[key] = value
         elif key == "subscribe":
-            settings.subscribe = _names(value, where)
+            settings.subscribe = _names(value, layer)
         elif key == "filter":
             settings.filter = str(value)
         elif key == "ring_size":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{where}: ring_size must be a positive integer, not {value!r}")
-            settings.ring_size = value
-        elif key == "utc":
-            settings.utc = bool(value)
+            settings.ring_size = _number(key, value, layer, 1, RING_MAX, integer=True)
         elif key == "refresh":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not REFRESH_MIN <= value <= REFRESH_MAX:
-                raise ConfigError(f"{where}: refresh must be a number of seconds from {REFRESH_MIN:g} "
-                                  f"to {REFRESH_MAX:g}, not {value!r}")
-            settings.refresh = float(value)
-        elif key in ("demo", "demo_rate", "profile"):
-            setattr(settings, key, value)
+            settings.refresh = float(_number(key, value, layer, REFRESH_MIN, REFRESH_MAX))
+        elif key == "demo_rate":
+            settings.demo_rate = float(_number(key, value, layer, 0.001, DEMO_RATE_MAX))
+        elif key in ("utc", "demo"):
+            setattr(settings, key, bool(value))
+        elif key == "profile":
+            settings.profile = value
 
 
-def resolve(cli: dict[str, Any], path: Path | None = None) -> Settings:
-    """Settings from the config file at ``path`` (default location when None) and ``cli``.
+def _check_mi(settings: Settings, layers: str) -> None:
+    """Build the MI client once: values no single key check catches (a bad URL) fail here."""
+    try:
+        OpenSIPSMI(settings.conn, **settings.mi).close()
+    except (OpenSIPSMIException, ValueError, TypeError) as exc:
+        raise ConfigError(f"MI settings ({layers}): {exc}") from None
 
-    ``cli`` holds the command-line values, ``None`` for flags not given.
+
+def resolve(cli: dict[str, Any], path: Path | None = None, required: bool = False) -> Settings:
+    """Settings from the config file at ``path`` (default location when None) and ``cli`` (the
+    command-line values, ``None`` for flags not given). ``required``: the file must exist
+    (``--config`` named it); the default location may be absent.
     """
     path = path or config_path()
-    data = load_file(path)
-    where = str(path)
+    data, lines = load_file(path, required)
+    _unknown(data, TOP_KEYS, Layer(path, "", lines))
     settings = Settings()
-    tui = _table(data, "tui", where)
-    _apply(settings, tui, f"{where} [tui]")
-    profiles = _table(data, "profiles", where)
+    tui_layer = Layer(path, "tui", lines)
+    tui = _table(data, "tui", tui_layer)
+    _unknown(tui, TUI_KEYS, tui_layer)
+    _apply(settings, tui, tui_layer)
+    profiles = _table(data, "profiles", Layer(path, "profiles", lines))
     name = cli.get("profile") or tui.get("profile")
     if name:
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "none defined"
-            raise ConfigError(f"{where}: no profile {name!r} ({known})")
-        _apply(settings, _table(profiles, name, where), f"{where} [profiles.{name}]")
+            raise ConfigError(f"{path}: no profile {name!r} ({known})")
+        layer = Layer(path, f"profiles.{name}", lines)
+        table = _table(profiles, name, layer)
+        _unknown(table, PROFILE_KEYS, layer)
+        _apply(settings, table, layer)
         settings.profile = name
-    keymap = _table(data, "keymap", where)
+    keymap = _table(data, "keymap", Layer(path, "keymap", lines))
     settings.keymap = {str(k): str(v) for k, v in keymap.items()}
-    _apply(settings, cli, "command line")
+    _apply(settings, cli, Layer())
+    _check_mi(settings, f"{path} and the command line" if data else "command line")
     return settings

@@ -263,10 +263,10 @@ def test_refresh_from_config_and_command_line(tmp_path, capsys) -> None:
     assert resolve({}, tmp_path / "missing.toml").refresh == 0.5
     for bad in ("0", '"fast"', "1000", "true"):
         path.write_text(f"[tui]\nrefresh = {bad}\n")
-        with pytest.raises(ConfigError, match="refresh must be a number of seconds from 0.1 to 60"):
+        with pytest.raises(ConfigError, match="refresh: must be a number from 0.1 to 60"):
             resolve({}, path)
     path.write_text("")
     for bad in ("0", "nan", "-1"):
         assert main(["--config", str(path), "--refresh", bad]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "refresh must be" in err
+        assert err.count("\n") == 1 and "--refresh: must be" in err

@@ -49,20 +49,12 @@ def build_parser() -> Any:
 
 
 def _line(msg: Any) -> str:
-    import json
+    from .output import safe_json
 
     try:
-        return json.dumps(msg, ensure_ascii=False, separators=(", ", ": "))
+        return safe_json(msg, separators=(", ", ": "))
     except (TypeError, ValueError):  # pragma: no cover - decoded JSON always re-encodes
-        return json.dumps(repr(msg))
-
-
-def _write(text: str) -> None:  # noqa: D103
-    try:
-        sys.stdout.write(text + "\n")
-    except UnicodeEncodeError:
-        sys.stdout.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
-    sys.stdout.flush()
+        return safe_json(repr(msg))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -82,6 +74,7 @@ def _main(argv: list[str] | None, previous: Any) -> int:
     from opensips.mi import OpenSIPSMIException
 
     from .args import fail, mi_from_args
+    from .output import write_stdout
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -139,7 +132,9 @@ def _main(argv: list[str] | None, previous: Any) -> int:
                     warned = time.monotonic()
                     sys.stderr.write(f"{PROG}: warning: 10 unparsable notifications in a row\n")
                 continue
-            _write(_line(msg))
+            problem = write_stdout(_line(msg) + "\n")
+            if problem:
+                return fail(PROG, problem)
             printed += 1
             if args.count is not None and printed >= args.count:
                 return 0

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from .interrupts import loud_interrupts, run_main, silence_stdout
+from .interrupts import loud_interrupts, run_main
 
 PROG = "opensips-mi"
 
@@ -82,11 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None, previous: Any) -> int:
-    import json
-
     from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIConnectionError, OpenSIPSMIException
 
     from .args import fail, mi_from_args
+    from .output import safe_json, write_stdout
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -115,16 +114,10 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         except Exception:  # pragma: no cover - best effort
             pass
     try:
-        text = json.dumps(result, indent=4, ensure_ascii=False)
-        try:
-            sys.stdout.write(text + "\n")
-        except UnicodeEncodeError:
-            sys.stdout.write(json.dumps(result, indent=4) + "\n")
-        sys.stdout.flush()
+        problem = write_stdout(safe_json(result, indent=4) + "\n")
     except BrokenPipeError:
-        silence_stdout()
-    return 0
-
+        return 0
+    return fail(PROG, problem) if problem else 0
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -15,6 +15,7 @@ from typing import Any
 from .errors import OpenSIPSMIConfigError
 
 DEFAULT_TIMEOUT = 5.0
+MAX_SECONDS = 86_400.0  # a day: more is a typo, and 1e20 overflows the socket and time_t calls
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f", ""}
@@ -28,8 +29,9 @@ def as_float(name: str, value: Any, default: float) -> float:
         number = float(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise OpenSIPSMIConfigError(f"{name} must be a number, not {value!r}") from None
-    if not math.isfinite(number) or number <= 0:
-        raise OpenSIPSMIConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    if not math.isfinite(number) or number <= 0 or number > MAX_SECONDS:
+        raise OpenSIPSMIConfigError(f"{name} must be a positive number of seconds up to {MAX_SECONDS:g}, "
+                                    f"not {value!r}")
     return number
 
 
