@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from opensips.mi import OpenSIPSMI
 from opensips.sim import SimulatedOpenSIPS
 
 
@@ -29,6 +30,14 @@ def sim_factory() -> Iterator[Callable[..., SimulatedOpenSIPS]]:
 def sim(sim_factory) -> SimulatedOpenSIPS:
     """A running OpenSIPS 4.0.1 simulator with every MI endpoint on ephemeral addresses."""
     return sim_factory()
+
+
+@pytest.fixture
+def mi_http(sim) -> Iterator[OpenSIPSMI]:
+    """An MI client over http to ``sim`` (closed at teardown)."""
+    conn = OpenSIPSMI("http", **sim.mi_kwargs("http"))
+    yield conn
+    conn.close()
 
 
 @pytest.fixture

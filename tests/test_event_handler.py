@@ -38,10 +38,8 @@ def our_threads() -> list[threading.Thread]:
 
 
 @pytest.fixture
-def mi(sim) -> Iterator[OpenSIPSMI]:
-    conn = OpenSIPSMI("http", **sim.mi_kwargs("http"))
-    yield conn
-    conn.close()
+def mi(mi_http) -> OpenSIPSMI:
+    return mi_http
 
 
 @pytest.fixture
@@ -298,7 +296,8 @@ def test_close_with_mi_gone_pays_one_timeout_not_one_per_subscription(sim) -> No
     sim.hang = True  # MI reads requests and never answers
     calls = []
     execute = conn.execute
-    conn.execute = lambda *a, **k: calls.append(a) or execute(*a, **k)  # count, then really send
+    # count the unsubscribes (not the watch's subscribers_list), then really send
+    conn.execute = lambda *a, **k: (a[0] == "event_subscribe" and calls.append(a)) or execute(*a, **k)
     closer = threading.Thread(target=h.close)
     closer.start()
     closer.join(10)

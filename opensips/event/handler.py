@@ -11,23 +11,27 @@ renewal fails (OpenSIPS restarted or unreachable) the subscription goes
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import socket
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterable
 
 from .address import ListenAddress
 from .errors import (OpenSIPSEventArgumentError, OpenSIPSEventException, OpenSIPSEventMIError,
                      OpenSIPSEventNotSubscribed)
 from .listener import Listener, TCPStreamListener, UDPListener, UnixDatagramListener
-from .subscription import ACTIVE, EXPIRED, LIVE_STATES, RETRYING, STOPPED, OpenSIPSEvent
+from .subscription import (ACTIVE, EXPIRED, FAILED, LIVE_STATES, RETRYING, STOPPED, WANTED_STATES,
+                           OpenSIPSEvent)
 
 log = logging.getLogger("opensips.event")
 
 DEFAULT_PERMANENT_EXPIRE = 300   # seconds asked of OpenSIPS for a "permanent" subscription
 DEFAULT_REFRESH_INTERVAL = 60.0  # renew that often: five chances before it lapses
+DEFAULT_WATCH_INTERVAL = 1.0     # look that often whether OpenSIPS still holds our subscriptions
 MAX_BACKOFF = 30.0
 _ANY = ("", "0.0.0.0")
 
@@ -64,7 +68,9 @@ class OpenSIPSEventHandler:
     (alias ``unix_path``), ``advertise_ip`` (what OpenSIPS is told when bound to
     0.0.0.0; default: the local address routing to the MI host),
     ``refresh_interval`` and ``permanent_expire`` (how permanent subscriptions
-    are kept alive), ``allowed_sources`` (source IPs accepted),
+    are kept alive), ``watch_interval`` (seconds between checks that OpenSIPS
+    still lists us, so a restart is healed at once; 0 turns it off),
+    ``allowed_sources`` (source IPs accepted),
     ``on_state_change`` (``callable(event, state)``), ``socket_mode`` (chmod of
     the UNIX socket file) and ``max_buffer`` (TCP bytes without a complete
     object before the connection is dropped).
@@ -100,6 +106,10 @@ class OpenSIPSEventHandler:
         if self.permanent_expire < 1 or self.refresh_interval >= self.permanent_expire:
             raise ValueError(f"refresh_interval ({self.refresh_interval}s) must be shorter than "
                              f"permanent_expire ({self.permanent_expire}s)")
+        watch = kwargs.get("watch_interval")
+        self.watch_interval = float(DEFAULT_WATCH_INTERVAL if watch is None else watch)
+        if not self.watch_interval >= 0:
+            raise ValueError(f"watch_interval must be >= 0, not {watch!r}")
         allowed: Iterable[str] | None = kwargs.get("allowed_sources")
         if isinstance(allowed, str):
             allowed = [allowed]
@@ -115,6 +125,8 @@ class OpenSIPSEventHandler:
         self._socket: ListenAddress | None = None
         self._refresher: threading.Thread | None = None
         self._wake = threading.Event()
+        self._next_watch = 0.0
+        self._watch_turn = -1
         self._closed = False
 
     # -- public API ----------------------------------------------------------
@@ -199,23 +211,29 @@ class OpenSIPSEventHandler:
         return await subscribe_iter(self, event, expires, expire=expire, maxsize=maxsize)
 
     def close(self) -> None:
-        """Unsubscribe everything and stop every thread; errors are logged, not raised."""
+        """Unsubscribe everything and stop every thread; errors are logged, not raised.
+
+        The listening socket is closed first (at once, whatever OpenSIPS does),
+        then OpenSIPS is told; one MI timeout is enough to give up on the rest.
+        """
+        from opensips.mi import OpenSIPSMIConnectionError
+
         with self._lock:
             self._closed = True
             subs = list(self._subs)
-        from opensips.mi import OpenSIPSMIConnectionError
-
-        unreachable = False
-        for ev in subs:
-            if unreachable:  # one MI timeout is enough: don't pay it once per subscription
-                self._stop(ev)
-                continue
+        pairs = list(dict.fromkeys((s.event, s.socket) for s in subs if s.state in WANTED_STATES))
+        ended = [ev for ev in subs if self._end(ev, STOPPED)]
+        self._shutdown_listener()
+        for ev in ended:
+            ev._announce()
+        for event, sock in pairs:
             try:
-                self._unsubscribe(ev)
+                with self._mi_lock:
+                    self._sync(event, sock)
             except OpenSIPSEventException as exc:
                 log.warning("close: %s", exc)
-                unreachable = isinstance(exc.cause, OpenSIPSMIConnectionError)
-        self._shutdown_listener()
+                if isinstance(exc.cause, OpenSIPSMIConnectionError):
+                    break  # one MI timeout is enough: don't pay it once per subscription
         self._wake.set()
         refresher = self._refresher
         if refresher is not None and refresher is not threading.current_thread():
@@ -225,6 +243,19 @@ class OpenSIPSEventHandler:
                 self._mi.close()
             except Exception:  # pragma: no cover - best effort
                 pass
+
+    def _release(self, timeout: float = 1.0) -> None:
+        """Stop listening and remove the socket, without a word to OpenSIPS (interpreter exit)."""
+        with self._lock:
+            self._closed = True
+            subs = list(self._subs)
+        for ev in subs:
+            ev._change(STOPPED)
+        with self._lock:
+            self._subs.clear()
+            self._rebuild_routes()
+        self._shutdown_listener(timeout)
+        self._wake.set()
 
     def __enter__(self) -> "OpenSIPSEventHandler":
         return self
@@ -236,6 +267,14 @@ class OpenSIPSEventHandler:
         return f"<OpenSIPSEventHandler {self._type} {self._socket or 'not listening'} subs={len(self._subs)}>"
 
     # -- subscription lifecycle (called by OpenSIPSEvent) ---------------------
+    #
+    # Every change follows the same two steps: change our own view first (under
+    # _lock), then _sync() the (event, socket) pair it touched: one
+    # event_subscribe, under _mi_lock, with the expiry that covers every
+    # subscription still wanting that pair, computed when the call is made
+    # (0 when none does). Whatever order racing threads run in, the last call
+    # OpenSIPS gets was computed from our final view, so the two agree.
+
     def _attach(self, ev: OpenSIPSEvent) -> None:
         with self._lock:
             if self._closed:
@@ -246,72 +285,78 @@ class OpenSIPSEventHandler:
             self._rebuild_routes()
         try:
             with self._mi_lock:
-                self._mi_call(ev, self._expire_for(ev))
+                changed = self._sync(ev.event, ev.socket)
         except OpenSIPSEventException:
-            ev.state = STOPPED  # never was active: nobody to tell
-            self._detach(ev)
+            if not self._end(ev, STOPPED):  # never was active: nobody to tell
+                ev._change(STOPPED)
             raise
-        now = time.monotonic()
-        ev._next_refresh = now + (self.refresh_interval or 0)
-        if ev.expires is not None:
-            ev._deadline = now + ev.expires
-        ev._set_state(ACTIVE)
         self._ensure_refresher()
+        for s in changed:
+            s._announce()
 
     def _unsubscribe(self, ev: OpenSIPSEvent) -> None:
-        error: BaseException | None = None
-        changed = False
+        if not self._end(ev, STOPPED):
+            return
+        ev._announce()
         with self._mi_lock:
-            with self._lock:
-                attached = ev in self._subs
-                others = [s for s in self._subs if s is not ev and s.event == ev.event
-                          and s.state in LIVE_STATES]
-            if attached:
-                changed = ev._change(STOPPED)
-                if changed and not others:
-                    try:
-                        self._mi_call(ev, 0)
-                    except OpenSIPSEventException as exc:
-                        error = exc
-        if attached:
-            self._detach(ev)
-        if changed:
-            ev._announce(STOPPED)
-        if error is not None:
-            raise error
+            changed = self._sync(ev.event, ev.socket)
+        for s in changed:
+            s._announce()
 
     def _resubscribe(self, ev: OpenSIPSEvent) -> None:
-        """Renew ``ev`` now instead of at its next refresh (0.1.11's ``resubscribe()``)."""
+        """Renew ``ev`` now instead of at its next refresh (0.1.11's ``resubscribe()``).
+
+        An explicit expiry starts again from now, as 0.1.11's new subscription did.
+        """
+        if ev.state not in LIVE_STATES:
+            raise OpenSIPSEventException(f"the subscription to {ev.event} is {ev.state}: subscribe again")
         with self._mi_lock:
-            if ev.state not in LIVE_STATES:
-                raise OpenSIPSEventException(f"the subscription to {ev.event} is {ev.state}: subscribe again")
-            self._mi_call(ev, self._expire_for(ev))
-            now = time.monotonic()
-            ev._backoff = 0.0
-            ev._next_refresh = now + (self.refresh_interval or 1.0)
             if ev.expires is not None:
-                ev._deadline = now + ev.expires
-            changed = ev._change(ACTIVE)
-        if changed:
-            ev._announce(ACTIVE)
+                ev._deadline = None
+            changed = self._sync(ev.event, ev.socket)
+        for s in changed:
+            s._announce()
         self._wake.set()
 
     def _stop(self, ev: OpenSIPSEvent) -> None:
-        with self._mi_lock:  # wait for an in-flight refresh so it cannot resubscribe after us
-            changed = ev._change(STOPPED)
-        self._detach(ev)
-        if changed:
-            ev._announce(STOPPED)
+        """Local only: never waits for the network (a refresh in flight may still renew it once)."""
+        if self._end(ev, STOPPED):
+            ev._announce()
 
-    def _detach(self, ev: OpenSIPSEvent) -> None:
+    def _end(self, ev: OpenSIPSEvent, state: str) -> bool:
+        """Take ``ev`` out (closing the listener after the last one), then give it its final state.
+
+        In that order: whoever sees the final state finds the address free
+        already (a fixed port can be bound again). False when ``ev`` was no
+        longer attached or already ended: someone else ended it.
+        """
         with self._lock:
-            if ev in self._subs:
-                self._subs.remove(ev)
+            if ev not in self._subs:
+                return False
+            self._subs.remove(ev)
             self._rebuild_routes()
             last = not self._subs
         if last:
             self._shutdown_listener()
         self._wake.set()
+        return ev._change(state)
+
+    def _fail(self, subs: list[OpenSIPSEvent], exc: BaseException) -> None:
+        """A thread they depend on died: say so in their state, stop them, withdraw them in OpenSIPS."""
+        pairs = set()
+        for ev in subs:
+            ev.last_error = exc
+            if self._end(ev, FAILED):
+                pairs.add((ev.event, ev.socket))
+                ev._announce()
+        for event, sock in sorted(pairs, key=str):
+            self._sync_quietly(event, sock)
+
+    def _listener_died(self, sock: str, exc: BaseException) -> None:
+        with self._lock:
+            subs = [s for s in self._subs if s.socket == sock]
+        log.error("the listener on %s died: its %d subscription(s) failed", sock, len(subs))
+        self._fail(subs, exc)
 
     # -- listener --------------------------------------------------------------
     def _ensure_listener(self) -> None:
@@ -330,18 +375,21 @@ class OpenSIPSEventHandler:
             where = self.socket_path or f"{self.ip}:{self.port}"
             raise OpenSIPSEventException(f"cannot listen on {where}: {exc}", exc) from exc
         if isinstance(listener, UnixDatagramListener):
-            self._socket = ListenAddress(f"unix:{listener.path}", listener.sock)
+            sock = ListenAddress(f"unix:{listener.path}", listener.sock)
         else:
             assert isinstance(listener, (TCPStreamListener, UDPListener))  # the only other kinds
             host, port = listener.address
             if host in _ANY:
                 host = self.advertise_ip or route_ip(getattr(self.mi, "remote_host", None))
             proto = "tcp" if self._type == "stream" else "udp"
-            self._socket = ListenAddress(f"{proto}:{host}:{port}", listener.sock, host, port)
+            sock = ListenAddress(f"{proto}:{host}:{port}", listener.sock, host, port)
+        listener.on_death = lambda exc: self._listener_died(sock, exc)
+        self._socket = sock
         self._listener = listener
+        _track(self)
         listener.start()
 
-    def _shutdown_listener(self) -> None:
+    def _shutdown_listener(self, timeout: float = 1.0) -> None:
         with self._lock:
             listener = self._listener
             if self._subs and not self._closed:
@@ -351,7 +399,7 @@ class OpenSIPSEventHandler:
             if listener is not None:
                 listener.routes.clear()
         if listener is not None:
-            listener.stop()
+            listener.stop(timeout)
 
     def _rebuild_routes(self) -> None:
         """The listener thread reads ``routes`` without a lock; single-key updates are atomic."""
@@ -373,100 +421,248 @@ class OpenSIPSEventHandler:
             s._notify(None)
 
     # -- MI --------------------------------------------------------------------
-    def _expire_for(self, ev: OpenSIPSEvent) -> int:
-        """The expiry to ask for: a permanent subscription of the same event on our socket wins."""
+    def _cover(self, subs: list[OpenSIPSEvent], now: float) -> int:
+        """The expiry that covers every one of ``subs`` (0: none left, i.e. unsubscribe)."""
+        if not subs:
+            return 0
+        if any(s.expires is None for s in subs):
+            return self.permanent_expire
+        return max(1, max(s.expires if s._deadline is None else math.ceil(s._deadline - now)
+                          for s in subs))
+
+    def _sync(self, event: str, sock: str | None) -> list[OpenSIPSEvent]:
+        """Tell OpenSIPS what we want of ``event`` on ``sock`` now; the caller holds _mi_lock.
+
+        Returns the subscriptions whose state changed (to announce once no lock
+        is held); raises OpenSIPSEventException when OpenSIPS says no.
+        """
         with self._lock:
-            if ev.expires is None or any(s.expires is None and s.event == ev.event and s is not ev
-                                         and s.state in LIVE_STATES for s in self._subs):
-                return self.permanent_expire
-        return ev.expires
+            subs = [s for s in self._subs if s.event == event and s.socket == sock
+                    and s.state in WANTED_STATES]
+            expire = self._cover(subs, time.monotonic())
+        try:
+            self._mi_call(event, sock, expire)
+        except OpenSIPSEventException as exc:
+            for s in subs:
+                s.last_error = exc.cause
+            raise
+        now, wall = time.monotonic(), time.time()
+        changed = []
+        for s in subs:
+            s.last_subscription = wall
+            if s.expires is None:
+                s._next_refresh = now + (self.refresh_interval or 1.0)
+                s._backoff = 0.0
+            elif s._deadline is None:
+                s._deadline = now + s.expires
+            s.last_error = None
+            if s._change(ACTIVE):
+                changed.append(s)
+        return changed
 
-    def _mi_call(self, ev: OpenSIPSEvent, expire: int) -> None:
+    def _sync_quietly(self, event: str, sock: str | None) -> None:
+        """_sync() from a thread with nobody to raise to: errors are logged."""
+        try:
+            with self._mi_lock:
+                changed = self._sync(event, sock)
+        except OpenSIPSEventException as exc:
+            log.warning("%s", exc)
+            return
+        for s in changed:
+            s._announce()
+
+    def _mi_call(self, event: str, sock: str | None, expire: int) -> None:
         """event_subscribe; every failure becomes OpenSIPSEventException with the cause."""
-        from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIException
+        from opensips.mi import OpenSIPSMICommandError
 
-        params = {"event": ev.event, "socket": ev.socket, "expire": expire}
+        params = {"event": event, "socket": sock, "expire": expire}
         what = "unsubscribe from" if expire == 0 else "subscribe to"
         try:
             result = self.mi.execute("event_subscribe", params)
-        except OpenSIPSMIException as exc:
+        except Exception as exc:  # the MI client's typed errors, and anything a custom one raises
             hint = ""
             if isinstance(exc, OpenSIPSMICommandError) and exc.code == 400 and expire:
                 hint = " (unknown event, or a socket OpenSIPS cannot use?)"
-            ev.last_error = exc
-            raise OpenSIPSEventMIError(f"cannot {what} {ev.event} on {ev.socket}: {exc}{hint}",
-                                       exc) from exc
-        if expire:
-            ev.last_subscription = time.time()
+            raise OpenSIPSEventMIError(f"cannot {what} {event} on {sock}: {exc}{hint}", exc) from exc
         if result not in ("OK", "ok"):
-            log.debug("event_subscribe %s answered %r", ev.event, result)
+            log.debug("event_subscribe %s answered %r", event, result)
 
     # -- refresher thread ------------------------------------------------------
     def _ensure_refresher(self) -> None:
         with self._lock:
-            if self._refresher is not None and self._refresher.is_alive():
+            if self._refresher is not None:
                 self._wake.set()
                 return
-            self._refresher = threading.Thread(target=self._refresh_loop, name="opensips-event-refresh",
+            self._next_watch = time.monotonic() + (self.watch_interval or 0.0)
+            self._refresher = threading.Thread(target=self._refresh_guarded, name="opensips-event-refresh",
                                                daemon=True)
             self._refresher.start()
+
+    def _refresh_guarded(self) -> None:
+        """The refresher's body; if it ever dies, its subscriptions say so (state ``failed``)."""
+        try:
+            self._refresh_loop()
+        except BaseException as exc:
+            log.exception("the subscription refresher died")
+            with self._lock:
+                if self._refresher is threading.current_thread():
+                    self._refresher = None
+                subs = [s for s in self._subs if s.state in WANTED_STATES]
+            self._fail(subs, exc)
 
     def _refresh_loop(self) -> None:
         while True:
             self._wake.clear()  # before looking, so a set() from now on is never missed
             with self._lock:
-                subs = [s for s in self._subs if s.state in LIVE_STATES]
-                if self._closed or not subs:
+                live = [s for s in self._subs if s.state in LIVE_STATES]
+                if self._closed or not live:
                     if self._refresher is threading.current_thread():
-                        self._refresher = None
+                        self._refresher = None   # decided under the lock _ensure_refresher takes
                     return
-            now = time.monotonic()
-            for ev in subs:
-                if ev._deadline is not None and ev._deadline <= now:
-                    self._expire(ev)
-                elif ev._deadline is None and ev._next_refresh <= now:
-                    self._refresh(ev)
+            try:
+                self._refresh_round(live)
+            except Exception:  # a bug or a strange MI client: say so, keep refreshing
+                log.exception("refreshing subscriptions failed; trying again in 1 s")
+                self._wake.wait(1.0)
+                continue
             now = time.monotonic()
             with self._lock:
                 wakes = [s._deadline if s._deadline is not None else s._next_refresh
                          for s in self._subs if s.state in LIVE_STATES]
+            if self.watch_interval:
+                wakes.append(self._next_watch)
             delay = min(wakes) - now if wakes else 0.0
             self._wake.wait(max(0.0, min(delay, 5.0)))
 
-    def _refresh(self, ev: OpenSIPSEvent) -> None:
-        """Renew one permanent subscription; on failure go ``retrying`` with backoff."""
+    def _refresh_round(self, live: list[OpenSIPSEvent]) -> None:
+        now = time.monotonic()
+        for ev in live:
+            if ev._deadline is not None and ev._deadline <= now:
+                self._expire(ev)
+        due = {(s.event, s.socket): None for s in live
+               if s.expires is None and s.state in LIVE_STATES and s._next_refresh <= now}
+        for event, sock in due:
+            self._refresh(event, sock)
+        if self.watch_interval and time.monotonic() >= self._next_watch:
+            self._watch()
+            self._next_watch = time.monotonic() + self.watch_interval
+
+    def _refresh(self, event: str, sock: str | None) -> None:
+        """Renew one (event, socket) pair; on failure its permanent subscriptions go ``retrying``."""
+        from opensips.mi import OpenSIPSMIException
+
+        changed: list[OpenSIPSEvent] = []
         with self._mi_lock:
-            if ev.state not in LIVE_STATES:
-                return
             try:
-                self._mi_call(ev, self._expire_for(ev))
+                changed = self._sync(event, sock)
             except OpenSIPSEventException as exc:
+                with self._lock:
+                    subs = [s for s in self._subs if s.event == event and s.socket == sock
+                            and s.expires is None and s.state in LIVE_STATES]
+                now = time.monotonic()
                 interval = self.refresh_interval or 1.0
-                ev._backoff = (min(ev._backoff * 2, max(MAX_BACKOFF, interval)) if ev._backoff
-                               else min(1.0, interval))
-                ev._next_refresh = time.monotonic() + ev._backoff
-                if ev.state == ACTIVE:
-                    log.warning("refreshing %s failed, retrying: %s", ev.event, exc)
-                changed_to = RETRYING
-            else:
-                ev._backoff = 0.0
-                ev._next_refresh = time.monotonic() + (self.refresh_interval or 1.0)
-                ev.last_error = None
-                if ev.state == RETRYING:
-                    log.info("resubscribed to %s on %s", ev.event, ev.socket)
-                changed_to = ACTIVE
-            changed = ev._change(changed_to)
+                for ev in subs:
+                    ev._backoff = (min(ev._backoff * 2, max(MAX_BACKOFF, interval)) if ev._backoff
+                                   else min(1.0, interval))
+                    ev._next_refresh = now + ev._backoff
+                    if ev._change(RETRYING):
+                        changed.append(ev)
+                if changed:  # a traceback when it is not an MI error (a bug, or a custom connector)
+                    log.warning("refreshing %s failed, retrying: %s", event, exc,
+                                exc_info=None if isinstance(exc.cause, OpenSIPSMIException) else exc.cause)
+        for s in changed:
+            if s.state == ACTIVE:
+                log.info("subscribed to %s on %s again", s.event, s.socket)
+            s._announce()
+
+    def _watch(self) -> None:
+        """Is OpenSIPS still holding our subscriptions? It forgets them all when it restarts.
+
+        One cheap ``subscribers_list`` for one (event, socket) pair, a different
+        pair each time: when OpenSIPS no longer lists it (a restart, however
+        short) or MI answers again after failing, every pair is subscribed
+        again at once, instead of at the next refresh (up to a minute away).
+        """
+        from opensips.mi import OpenSIPSMICommandError
+
+        with self._lock:
+            pairs = sorted({(s.event, s.socket or "") for s in self._subs if s.state in LIVE_STATES})
+            retrying = [s for s in self._subs if s.state == RETRYING]
+        if not pairs:
+            return
+        self._watch_turn = (self._watch_turn + 1) % len(pairs)
+        event, sock = pairs[self._watch_turn]
+        try:
+            self.mi.execute("subscribers_list", {"event": event, "socket": sock})
+        except OpenSIPSMICommandError as exc:
+            if exc.code != 404:  # not "Subscriber does not exist" / "Event not published"
+                log.info("cannot watch subscriptions (subscribers_list: %s); relying on refreshes", exc)
+                self.watch_interval = 0.0
+                return
+            log.warning("OpenSIPS no longer lists %s on %s (restarted?): subscribing again", event, sock)
+        except Exception as exc:  # unreachable: OpenSIPS is down (or restarting)
+            self._unreachable(exc)
+            return
+        else:
+            if not retrying:
+                return
+        for pair in pairs:
+            self._refresh(*pair)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        """MI does not answer: nothing we subscribed can be counted on; say ``retrying``."""
+        with self._lock:
+            subs = [s for s in self._subs if s.state == ACTIVE]
+        changed = []
+        for s in subs:
+            s.last_error = exc
+            if s._change(RETRYING):
+                changed.append(s)
         if changed:
-            ev._announce(changed_to)
+            log.warning("OpenSIPS MI does not answer (%s): %d subscription(s) retrying", exc, len(changed))
+        for s in changed:
+            s._announce()
 
     def _expire(self, ev: OpenSIPSEvent) -> None:
-        """An explicit ``expires`` ran out: OpenSIPS drops it too; tell the callback once."""
-        with self._mi_lock:
-            changed = ev._change(EXPIRED)
-        if changed:
-            self._detach(ev)
-            ev._notify(None)
-            ev._announce(EXPIRED)
+        """An explicit ``expires`` ran out: tell the callback once, and OpenSIPS what is left."""
+        if not self._end(ev, EXPIRED):
+            return
+        ev._notify(None)
+        ev._announce()
+        self._sync_quietly(ev.event, ev.socket)
+
+
+_open: "weakref.WeakSet[OpenSIPSEventHandler]" = weakref.WeakSet()
+_open_lock = threading.Lock()
+EXIT_BUDGET = 1.0   # seconds a process may spend withdrawing subscriptions at exit
+
+
+def _track(handler: OpenSIPSEventHandler) -> None:
+    """Remember a handler that listens, so the process withdraws its subscriptions at exit."""
+    with _open_lock:
+        if not _open:
+            atexit.unregister(_close_all_at_exit)
+            atexit.register(_close_all_at_exit)
+        _open.add(handler)
+
+
+def _close_all_at_exit() -> None:
+    """At interpreter exit: unsubscribe every handler's subscriptions, remove UNIX sockets; 1 s at most.
+
+    The unsubscribes run in parallel threads; whatever OpenSIPS has not
+    answered by the deadline is left to lapse, but the listening sockets (and
+    their files) are always closed here, without waiting for the network.
+    """
+    deadline = time.monotonic() + EXIT_BUDGET * 0.8
+    with _open_lock:
+        handlers = [h for h in _open if not h._closed or h._listener is not None]
+    threads = [threading.Thread(target=h.close, name="opensips-event-exit", daemon=True) for h in handlers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    for h in handlers:
+        h._release(timeout=max(0.05, deadline - time.monotonic()))
 
 
 def _as_port(value: Any) -> int:

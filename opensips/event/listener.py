@@ -7,10 +7,12 @@ so the receive loop reads it without a lock.
 
 Threads are daemons with a stop flag, so a program that forgets to
 unsubscribe still exits. The datagram loop is one blocking ``recv`` per
-event and nothing else (no poll before it, no logging): the kernel-side
-receive timeout (SO_RCVTIMEO, 0.25 s) bounds how long it sleeps when idle,
-and ``stop()`` wakes it at once with an empty datagram to itself. The TCP
-loop sleeps in a selector with the same timeout plus a wake-up socketpair.
+event and a look at the stop flag (so a flood cannot keep it alive): the
+kernel-side receive timeout (SO_RCVTIMEO, 0.25 s) bounds how long it sleeps
+when idle, and ``stop()`` wakes it at once with an empty datagram to itself.
+The TCP loop sleeps in a selector with the same timeout plus a wake-up
+socketpair. A listener that dies (a callback calling ``sys.exit()``) logs
+the traceback and tells ``on_death``, so its subscriptions can say so.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Listener:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.sock: socket.socket | None = None
+        self.on_death: Callable[[BaseException], None] | None = None
+        self.error: BaseException | None = None   # what ended the thread, if not stop()
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -74,11 +78,18 @@ class Listener:
         return self._thread
 
     def stop(self, timeout: float = 1.0) -> None:
-        """Stop the thread and close the socket; safe to call twice and from a callback."""
+        """Stop the thread and close the socket; safe to call twice and from a callback.
+
+        From a callback (the listener's own thread) the socket is closed at
+        once, so its address is free when stop() returns there too.
+        """
         self._stopping = True
-        self._wake()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        if thread is threading.current_thread():
+            self._close()
+            return
+        self._wake()
+        if thread is not None:
             thread.join(timeout)
             if thread.is_alive():  # pragma: no cover - a callback blocking the thread
                 log.warning("listener thread %s did not stop within %.1fs (a callback blocks it?)",
@@ -89,10 +100,16 @@ class Listener:
     def _run_guarded(self) -> None:
         try:
             self._run()
-        except Exception:  # pragma: no cover - the loops catch their own errors
-            log.exception("listener %s crashed", self.describe())
+        except BaseException as exc:  # e.g. a callback's sys.exit(): never a silent death
+            self.error = exc
+            log.error("listener %s died", self.describe(), exc_info=exc)
         finally:
             self._close()
+        if self.error is not None and self.on_death is not None:
+            try:
+                self.on_death(self.error)
+            except Exception:
+                log.exception("listener %s: on_death raised", self.describe())
 
     def _close(self) -> None:
         if self.sock is not None:
@@ -201,9 +218,9 @@ class DatagramListener(Listener):
                     if self._recv_failed(exc):
                         break
                     continue
+                if self._stopping:  # also under a flood, where the wake-up may never arrive
+                    break
                 if not data:  # zero-length: stop()'s wake-up (never a notification)
-                    if self._stopping:
-                        break
                     continue
                 try:
                     msg = loads(data)
@@ -380,6 +397,8 @@ class TCPStreamListener(Listener):
         try:
             while not self._stopping:
                 for key, _ in sel.select(POLL_TIMEOUT_MS / 1000):
+                    if self._stopping:  # stop() from a callback closed the sockets
+                        break
                     if key.data == "wake":
                         continue
                     if key.fileobj is self.sock:

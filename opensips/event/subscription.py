@@ -1,11 +1,13 @@
 """One subscription to one OpenSIPS event: its state and what ends it.
 
-States: ``active`` (OpenSIPS knows our socket), ``retrying`` (a refresh
-failed, e.g. OpenSIPS restarted or is unreachable; the handler resubscribes
-with backoff), ``expired`` (an explicit ``expires`` ran out) and ``stopped``
-(unsubscribed, stopped or the handler closed). The handler owns sockets,
-threads and the MI connection; this object only holds the per-subscription
-facts and forwards the user's calls.
+States: ``new`` (being subscribed), ``active`` (OpenSIPS knows our socket),
+``retrying`` (OpenSIPS is unreachable or lost the subscription, e.g. it
+restarted; the handler resubscribes with backoff), and the final ones:
+``expired`` (an explicit ``expires`` ran out), ``stopped`` (unsubscribed,
+stopped or the handler closed) and ``failed`` (the listener or the refresher
+died; ``last_error`` holds why, and the log has the traceback). The handler
+owns sockets, threads and the MI connection; this object only holds the
+per-subscription facts and forwards the user's calls.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("opensips.event")
 
+NEW = "new"
 ACTIVE = "active"
 RETRYING = "retrying"
 EXPIRED = "expired"
 STOPPED = "stopped"
+FAILED = "failed"
 LIVE_STATES = (ACTIVE, RETRYING)
+WANTED_STATES = (NEW, ACTIVE, RETRYING)   # what OpenSIPS should hold for us
+FINAL_STATES = (EXPIRED, STOPPED, FAILED)
 
 EventCallback = Callable[[Any], None]
 
@@ -74,7 +80,7 @@ class OpenSIPSEvent:
         self.event = name.strip()
         self.callback = callback
         self.expires = _parse_expires(expires if expires is not None else expire)
-        self.state = "new"
+        self.state = NEW
         # what OpenSIPS was told, e.g. "udp:127.0.0.1:40000"; also .sock, .sock_name, .ip, .port
         self.socket: ListenAddress | None = None
         self.last_error: BaseException | None = None
@@ -86,6 +92,8 @@ class OpenSIPSEvent:
         self._backoff = 0.0
         self._end_hooks: list[Callable[["OpenSIPSEvent"], None]] = []
         self._state_lock = threading.Lock()
+        self._announce_lock = threading.RLock()   # reentrant: a state callback may unsubscribe
+        self._announced = NEW
         handler._attach(self)
 
     @property
@@ -149,30 +157,40 @@ class OpenSIPSEvent:
     def _change(self, state: str) -> bool:
         """Change state without telling anyone (callers may hold locks); final states stay final."""
         with self._state_lock:
-            if self.state == state or self.state in (EXPIRED, STOPPED):
+            if self.state == state or self.state in FINAL_STATES:
                 return False
             self.state = state
             return True
 
-    def _announce(self, state: str) -> None:
-        """Tell on_state_change and the end hooks; called with no handler lock held."""
-        notify = self.handler._on_state_change
-        if notify is not None:
-            try:
-                notify(self, state)
-            except Exception:
-                log.exception("on_state_change callback raised")
-        if state in (EXPIRED, STOPPED):
-            for hook in list(self._end_hooks):
+    def _announce(self) -> None:
+        """Tell on_state_change (and the end hooks) the current state; called with no handler lock held.
+
+        Threads that changed the state announce it afterwards, possibly out of
+        order; each announcement reads the state under a lock and skips what
+        was already told, so the last state told is always the current one.
+        """
+        with self._announce_lock:
+            state = self.state
+            if state == self._announced:
+                return
+            self._announced = state
+            notify = self.handler._on_state_change
+            if notify is not None:
                 try:
-                    hook(self)
-                except Exception:  # pragma: no cover - internal hooks
-                    log.exception("end hook raised")
+                    notify(self, state)
+                except Exception:
+                    log.exception("on_state_change callback raised")
+            if state in FINAL_STATES:
+                for hook in list(self._end_hooks):
+                    try:
+                        hook(self)
+                    except Exception:  # pragma: no cover - internal hooks
+                        log.exception("end hook raised")
 
     def _set_state(self, state: str) -> bool:
         changed = self._change(state)
         if changed:
-            self._announce(state)
+            self._announce()
         return changed
 
     def _notify(self, value: Any) -> None:
