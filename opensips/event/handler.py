@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import socket
 import threading
 import time
@@ -72,7 +73,8 @@ class OpenSIPSEventHandler:
     still lists us, so a restart is healed at once; 0 turns it off),
     ``allowed_sources`` (source IPs accepted),
     ``on_state_change`` (``callable(event, state)``), ``socket_mode`` (chmod of
-    the UNIX socket file) and ``max_buffer`` (TCP bytes without a complete
+    the UNIX socket file; by default OpenSIPS's user may write it, see
+    ``_unix_access``) and ``max_buffer`` (TCP bytes without a complete
     object before the connection is dropped).
     """
 
@@ -368,7 +370,8 @@ class OpenSIPSEventHandler:
                 listener: Listener = TCPStreamListener(self.ip, self.port, max_buffer=self.max_buffer,
                                                        **kwargs)
             elif self.socket_path:
-                listener = UnixDatagramListener(self.socket_path, mode=self.socket_mode, **kwargs)
+                uid, gid, mode = self._unix_access()
+                listener = UnixDatagramListener(self.socket_path, mode=mode, owner=(uid, gid), **kwargs)
             else:
                 listener = UDPListener(self.ip, self.port, **kwargs)
         except OSError as exc:
@@ -388,6 +391,30 @@ class OpenSIPSEventHandler:
         self._listener = listener
         _track(self)
         listener.start()
+
+    def _unix_access(self) -> tuple[int, int, int]:
+        """(uid, gid, mode) of our UNIX socket file: OpenSIPS must be able to write it, others not.
+
+        OpenSIPS sends as its own user, usually not ours. When MI goes through
+        a file of OpenSIPS's (its FIFO, its UNIX socket), that file's owner is
+        OpenSIPS's user: as root we give the socket to that user (0600); in its
+        group, we share it through the group (0620); otherwise, and when MI is
+        http or UDP and OpenSIPS's user is unknown, anyone may send (0622),
+        no more than anyone may send to a UDP listener. ``socket_mode``
+        overrides all this.
+        """
+        if self.socket_mode is not None:
+            return -1, -1, self.socket_mode
+        from opensips.mi.transport import access_for
+
+        server = _opensips_file(self.mi)
+        if server is None:
+            return -1, -1, 0o622
+        change = access_for(server)
+        if change is None:
+            return -1, -1, 0o600
+        uid, gid, mode = change
+        return uid, gid, 0o600 if mode is None else mode
 
     def _shutdown_listener(self, timeout: float = 1.0) -> None:
         with self._lock:
@@ -663,6 +690,17 @@ def _close_all_at_exit() -> None:
         t.join(max(0.0, deadline - time.monotonic()))
     for h in handlers:
         h._release(timeout=max(0.05, deadline - time.monotonic()))
+
+
+def _opensips_file(mi: Any) -> os.stat_result | None:
+    """The stat of the FIFO or UNIX socket MI goes through (made by OpenSIPS, as its user), if any."""
+    kind, _, path = str(getattr(mi, "target", "") or "").partition(":")
+    if kind not in ("fifo", "unix") or not path:
+        return None
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _as_port(value: Any) -> int:

@@ -310,14 +310,21 @@ class UDPListener(DatagramListener):
 class UnixDatagramListener(DatagramListener):
     kind = "unix"
 
-    def __init__(self, path: str, mode: int | None = None, **kwargs) -> None:
+    def __init__(self, path: str, mode: int | None = None, owner: tuple[int, int] = (-1, -1),
+                 **kwargs) -> None:
+        """``mode`` and ``owner`` (uid, gid; -1 keeps ours) let OpenSIPS, maybe another user, send to it."""
         super().__init__(**kwargs)
         self.path = os.path.abspath(path)
         self.address = self.path
         _remove_stale_unix_socket(self.path)
         self.sock = _bound_socket(socket.AF_UNIX, socket.SOCK_DGRAM, self.path, _big_rcvbuf)
         try:
-            self._ino = os.stat(self.path).st_ino
+            st = os.lstat(self.path)
+            if not stat.S_ISSOCK(st.st_mode):  # pragma: no cover - replaced between bind and here
+                raise OSError(errno.EEXIST, f"{self.path} was replaced under us")
+            self._ino = st.st_ino
+            if owner != (-1, -1):
+                os.chown(self.path, *owner, follow_symlinks=False)
             if mode is not None:
                 os.chmod(self.path, mode)
         except BaseException:
