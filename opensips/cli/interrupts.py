@@ -50,11 +50,12 @@ def run_main(body: Callable[[list[str] | None, Any], int], argv: list[str] | Non
     """Run a tool's ``body(argv, previous_handler)`` with quiet Ctrl+C until it calls ``loud_interrupts``."""
     previous = quiet_interrupts()
     try:
-        return body(argv, previous)
-    except KeyboardInterrupt:
+        try:
+            return body(argv, previous)
+        finally:
+            loud_interrupts(previous)
+    except KeyboardInterrupt:  # also one landing while the handler is restored: no traceback
         return 130
-    finally:
-        loud_interrupts(previous)
 
 
 def silence_stdout() -> None:
