@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from opensips.cli.stats import Printer, compact, main, printable
+from opensips.cli.stats import Printer, main, printable
+from opensips.stats.numbers import short_number
 from opensips.stats import Sample, Selection
 from tests.test_faults_cli import our_traceback
 from tests.waiting import sigint_default
@@ -95,7 +96,8 @@ def test_bad_usage_is_one_line_and_status_2(argv, needle, capsys):
 
 def test_names_from_the_wire_cannot_drive_the_terminal():
     assert printable("core:\x1b[31mred\x07") == "core:?[31mred?"
-    assert compact(67108864) == "67.1M" and compact(12) == "12" and compact(2.5, 1) == "2.5"
+    assert short_number(67108864) == "67.1M" and short_number(12) == "12" and short_number(2.5, 1) == "2.5"
+    assert short_number(123456) == "123.5k" and short_number(2e9) == "2.0G"
 
     class Out:
         def __init__(self):

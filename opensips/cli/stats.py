@@ -57,14 +57,6 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def compact(value: float, decimals: int = 0) -> str:
-    """A number in at most about 7 characters (k, M, G above 100000)."""
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e5, "k")):
-        if abs(value) >= limit:
-            return f"{value / (limit if suffix != 'k' else 1e3):.1f}{suffix}"
-    return f"{value:.{decimals}f}"
-
-
 def _clock(wall: float) -> str:
     import time
 
@@ -75,6 +67,9 @@ class Printer:
     """Writes samples to ``out`` in one of the three layouts."""
 
     def __init__(self, selection: Any, json_lines: bool, out: TextIO, err: TextIO) -> None:
+        from opensips.stats.numbers import rate_text, short_number
+
+        self._rate_text, self._short = rate_text, short_number
         self.selection, self.json_lines, self.out, self.err = selection, json_lines, out, err
         self.names: list[str] | None = None
         self.rows = 0
@@ -107,9 +102,8 @@ class Printer:
 
     def _cell(self, sample: Sample, name: str) -> str:
         if name in sample.rates:
-            rate = sample.rates[name]
-            return "-" if rate is None else compact(rate, 1)
-        return compact(sample.values.get(name, 0))
+            return self._rate_text(sample.rates[name])
+        return self._short(sample.values.get(name, 0))
 
     def _labels(self, sample: Sample, names: list[str]) -> list[str]:
         short = [n.partition(":")[2] for n in names]
@@ -131,7 +125,7 @@ class Printer:
         self.out.write(f"-- {_clock(sample.wall)}\n")
         for name, label in zip(names, labels):
             rate = f"{self._cell(sample, name)}/s" if name in sample.rates else ""
-            self.out.write(f"{label.ljust(width)} {compact(sample.values[name]):>8} {rate:>10}\n".rstrip() + "\n")
+            self.out.write(f"{label.ljust(width)} {self._short(sample.values[name]):>8} {rate:>10}\n".rstrip() + "\n")
 
     def _json(self, sample: Sample) -> str:
         import json

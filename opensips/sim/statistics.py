@@ -122,6 +122,8 @@ class SimStatistics:
             c = self.stats
             keepalives = REQUESTS_PER_EVENT - 1
             c["core:rcv_requests"] += REQUESTS_PER_EVENT
+            c["dns:dns_total_queries"] += 1      # routing lookups and auth queries of the
+            c["sql:sql_total_queries"] += 1      # event's own request
             self._sl(c, "2xx", keepalives)
             messages = REQUESTS_PER_EVENT
             if event == "E_DLG_STATE_CHANGED":

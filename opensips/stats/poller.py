@@ -111,13 +111,21 @@ class StatsPoller:
         self._runs: deque[Sample] = deque(maxlen=SLOW_WINDOW)   # good samples since a restart
         self._history: dict[str, deque[float]] = {}
         self._described = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()          # the histories (read from other threads)
+        self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- one poll ---------------------------------------------------------------------------
     def poll(self) -> Sample:
-        """One ``get_statistics`` (plus list/ps on the first answer and after a restart)."""
+        """One ``get_statistics`` (plus list/ps on the first answer and after a restart).
+
+        Safe to call from any thread: polls are serialised, so rates pair consecutive polls.
+        """
+        with self._poll_lock:
+            return self._poll()
+
+    def _poll(self) -> Sample:
         at, wall = self._clock(), self._wall()
         try:
             values = _numbers(self.mi.execute("get_statistics", {"statistics": self.statistics}))
@@ -175,6 +183,10 @@ class StatsPoller:
             except Exception:  # noqa: BLE001 - a broken callback must not end the polling
                 log.exception("statistics callback failed")
 
+    def clear_history(self) -> None:
+        with self._lock:
+            self._history.clear()
+
     def history(self, name: str) -> list[float]:
         """Recent points of ``name``: rates for counters, values for gauges (oldest first)."""
         with self._lock:
@@ -183,26 +195,29 @@ class StatsPoller:
     # -- the thread -------------------------------------------------------------------------
     def start(self) -> StatsPoller:
         """Poll every ``interval`` seconds on a daemon thread until :meth:`stop`."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="opensips-stats-poller",
-                                            daemon=True)
+        if self._thread is None:
+            # each thread has its own stop flag: one stopped while its MI call was in flight
+            # ends after that call even when a new thread started meanwhile
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                            name="opensips-stats-poller", daemon=True)
             self._thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop polling; wait up to ``timeout`` s for an MI call in flight (0: do not wait)."""
         self._stop.set()
         thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
+        if thread is not None and timeout > 0 and thread is not threading.current_thread():
             thread.join(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         next_at = self._clock()
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 self.poll()
             except Exception:  # noqa: BLE001 - logged, and polling goes on
@@ -211,5 +226,5 @@ class StatsPoller:
             now = self._clock()
             if next_at < now:          # a slow answer: skip the missed beats, keep the cadence
                 next_at = now + self.interval - (now - next_at) % self.interval
-            if self._stop.wait(max(0.0, next_at - now)):
+            if stop.wait(max(0.0, next_at - now)):
                 break
