@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--refresh", type=float, metavar="SECONDS",
                     help="redraw counters and rates every SECONDS, the log 5x as often "
                          "(default 0.5; larger is lighter, like top -d)")
+    ui.add_argument("--interval", dest="stats_interval", type=float, metavar="SECONDS",
+                    help="seconds between statistics polls on the statistics screen (default 1)")
     ui.add_argument("--profile", help="connection profile from the config file")
     ui.add_argument("--config", type=Path, metavar="PATH", help=f"config file (default {config_path()})")
     ui.add_argument("--print-config-path", action="store_true", help="print the config path and exit")

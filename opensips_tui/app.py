@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
+from . import screens
 from .backend import Backend
 from .config import Settings
 from .feed import TOTAL, Feed
@@ -53,6 +54,8 @@ class OpenSIPSTUI(Workers, App[None]):
         Binding("e", "export", "Export", id="export"),
         Binding("r", "refresh", "Refresh list", id="refresh", show=False),
         Binding("z", "zoom", "Zoom pane", id="zoom", show=False),
+        Binding("1", "show_screen('events')", "Events screen", id="screen.events", show=False),
+        Binding("2", "show_screen('statistics')", "Statistics screen", id="screen.statistics", show=False),
     ]
 
     def __init__(self, settings: Settings, backend: Backend | None = None,
@@ -264,6 +267,9 @@ class OpenSIPSTUI(Workers, App[None]):
             ("Panes", [Binding("tab", "focus_next", "Next pane"),
                        Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))
+
+    def action_show_screen(self, name: str) -> None:
+        screens.show(self, name)
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open()

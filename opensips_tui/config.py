@@ -7,6 +7,7 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     ring_size = 10000          # events kept for scrolling back and export
     utc = false                # log times in UTC instead of local time
     refresh = 0.5              # seconds between redraws of counters and rates (the log: 5x as often)
+    stats_interval = 1         # seconds between statistics polls (--interval)
     subscribe = ["E_PIKE_BLOCKED"]
 
     [profiles.local]
@@ -50,8 +51,9 @@ MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url"
            "datagram_ip", "datagram_port", "datagram_unix_socket", "datagram_timeout",
            "datagram_buffer_size")
 REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
+STATS_INTERVAL_MIN, STATS_INTERVAL_MAX = 0.1, 3600.0   # --interval bounds (statistics polls), seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
-PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc")
+PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval")
 TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
 
 
@@ -82,6 +84,8 @@ class Settings:
     demo_rate: float = 20.0
     refresh: float = 0.5       # seconds between redraws of the numbers; the log redraws 5x as often
     export_dir: Path = field(default_factory=data_dir)
+    stats_interval: float = 1.0                             # seconds between statistics polls
+    pins_path: Path = field(default_factory=lambda: data_dir() / "pins.json")
 
 
 RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
@@ -89,7 +93,7 @@ DEMO_RATE_MAX = 100_000.0
 TOP_KEYS = ("tui", "profiles", "keymap")
 # key -> its command-line flag, for messages about the command-line layer
 FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--listen-port", "demo_rate": "--demo-rate",
-         "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout"}
+         "stats_interval": "--interval", "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout"}
 
 
 class Layer:
@@ -245,6 +249,8 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
             settings.ring_size = _number(key, value, layer, 1, RING_MAX, integer=True)
         elif key == "refresh":
             settings.refresh = float(_number(key, value, layer, REFRESH_MIN, REFRESH_MAX))
+        elif key == "stats_interval":
+            settings.stats_interval = float(_number(key, value, layer, STATS_INTERVAL_MIN, STATS_INTERVAL_MAX))
         elif key == "demo_rate":
             settings.demo_rate = float(_number(key, value, layer, 0.001, DEMO_RATE_MAX))
         elif key in ("utc", "demo"):

@@ -2,8 +2,8 @@
 
     python screenshots/make_screenshots.py            # SVG, plus PNG when cairosvg is installed
 
-Writes main.svg (the main screen), detail.svg (the detail pane zoomed) and help.svg (``?``),
-each at 120x40, plus main-80x24.svg. Never edit the outputs by hand.
+Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg (``?``) and
+statistics.svg (key ``2``), each at 120x40, plus main-80x24.svg and statistics-80x24.svg. Never edit the outputs by hand.
 """
 
 from __future__ import annotations
@@ -65,6 +65,23 @@ async def shoot(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, 
     return out
 
 
+async def shoot_statistics(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) -> Path:
+    """The statistics screen (key 2) after a dozen polls, two statistics pinned."""
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
+                        export_dir=HERE / "tmp", pins_path=HERE / "tmp" / "pins.json")
+    app = OpenSIPSTUI(settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        for stat in ("tm:2xx_transactions", "dialog:processed_dialogs"):
+            if stat not in screen.pins:
+                screen.pins.append(stat)
+        await until(pilot, lambda: getattr(screen, "sample", None) is not None, tries=400)
+        await pilot.pause(12.0)
+        app.clear_notifications()
+        return save(app, name)
+
+
 def to_png(svgs: list[Path]) -> None:
     try:
         import cairosvg
@@ -80,6 +97,9 @@ def main() -> None:
     with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
         svgs = asyncio.run(shoot(sim, (120, 40), {"main": "main", "detail": "detail", "help": "help"}))
         svgs += asyncio.run(shoot(sim, (80, 24), {"main": "main-80x24"}))
+        sim.set_rate(45)   # busier, so the loads cross diagnose's first threshold
+        svgs.append(asyncio.run(shoot_statistics(sim, (120, 40), "statistics")))
+        svgs.append(asyncio.run(shoot_statistics(sim, (80, 24), "statistics-80x24")))
     for svg in svgs:
         print(svg)
     to_png(svgs)

@@ -1,0 +1,138 @@
+"""The statistics screen (key 2) with Pilot, against the simulator over real MI.
+
+Switching screens, a live table with non-negative rates, the filter, pins kept per profile,
+DOWN while the simulator is stopped and no negative rate after it restarts, polling only while
+the screen is shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Input, Sparkline
+
+from opensips_tui.pins import PinStore
+from opensips_tui.screens import StatisticsScreen
+from opensips_tui.widgets import EventsList
+from opensips_tui.widgets.stats_headline import StatsHeadline
+from opensips_tui.widgets.stats_table import StatsTable
+from tests.tui_pilot import make_app, run, until
+
+
+def _stats(app) -> StatisticsScreen:
+    assert isinstance(app.screen, StatisticsScreen)
+    return app.screen
+
+
+def _live(sim_factory, tmp_path, rate: float, **settings):
+    """A simulator with traffic and the monitor on it, polling statistics every 0.2 s."""
+    sim = sim_factory(rate=rate, seed=4)
+    settings.setdefault("pins_path", tmp_path / "pins.json")
+    return sim, make_app(sim, tmp_path, stats_interval=0.2, **settings)
+
+
+async def _open(pilot) -> StatisticsScreen:
+    await pilot.press("2")
+    return _stats(pilot.app)
+
+
+def _rated(screen: StatisticsScreen) -> bool:
+    s = screen.sample
+    return s is not None and s.rates.get("core:rcv_requests") is not None
+
+
+def _headline(app) -> str:
+    return app.screen.query_one(StatsHeadline).render_sample(
+        app.screen.down or app.screen.sample, app.screen.pins, "").plain
+
+
+@run
+async def test_keys_switch_screens_and_the_table_fills(sim_factory, tmp_path):
+    sim, app = _live(sim_factory, tmp_path, 60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot)
+        await until(pilot, lambda: _rated(screen), "two polls", tries=200)
+        table = screen.query_one(StatsTable)
+        assert "core:rcv_requests" in table.names and "shmem:used_size" in table.names
+        assert table.current == "core:rcv_requests"
+        assert all(r is None or r >= 0 for r in screen.sample.rates.values())
+        await until(pilot, lambda: len(screen.query_one(Sparkline).data or []) >= 2, "sparkline", tries=200)
+        text = _headline(app)
+        for part in ("SIP", "req", "CALLS", "dialogs", "USERS", "contacts", "MEM", "shm", "LOAD", "SIP receiver"):
+            assert part in text, text
+        await pilot.press("1")
+        await pilot.pause()
+        assert not isinstance(app.screen, StatisticsScreen) and app.screen.query_one(EventsList)
+        assert not screen.poller.running          # a hidden screen does not poll
+        await pilot.press("2")
+        assert app.screen is screen and screen.poller.running
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Statistics screen" in commands and "Events screen" in commands
+
+
+@run
+async def test_filter_and_pins_kept_per_profile(sim_factory, tmp_path):
+    pins = tmp_path / "pins.json"
+    sim, app = _live(sim_factory, tmp_path, 20, profile="edge1")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot)
+        await until(pilot, lambda: screen.sample is not None, "a poll", tries=200)
+        await pilot.press("space")              # pin core:rcv_requests
+        await pilot.press("slash")
+        await pilot.press(*"slow")
+        table = screen.query_one(StatsTable)
+        await until(pilot, lambda: table.names and all("slow" in n for n in table.names), "filtered")
+        assert set(table.names) == {"core:slow_messages", "dns:dns_slow_queries", "sql:sql_slow_queries",
+                                    "cdb:cdb_slow_queries"}
+        await pilot.press("enter")             # back to the table
+        await pilot.press("space")             # pin the first slow one
+        await pilot.press("escape")            # clear the filter
+        await until(pilot, lambda: "core:rcv_requests" in table.names, "unfiltered")
+        assert screen.query_one(Input).value == ""
+        assert screen.pins == ["core:rcv_requests", "core:slow_messages"]
+        assert "PINS" in _headline(app)
+    assert json.loads(pins.read_text())["edge1"] == ["core:rcv_requests", "core:slow_messages"]
+    assert PinStore(pins, "edge1").load() == ["core:rcv_requests", "core:slow_messages"]
+    assert PinStore(pins, None).load() == []
+
+
+@run
+async def test_down_while_stopped_and_no_negative_rate_after_a_restart(sim_factory, tmp_path):
+    sim, app = _live(sim_factory, tmp_path, 100)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await until(pilot, lambda: _rated(screen) and screen.sample.values["core:rcv_requests"] > 300,
+                    "traffic counted", tries=300)
+        before = screen.sample.values["core:rcv_requests"]
+        sim.set_rate(5)
+        sim.stop()
+        await until(pilot, lambda: screen.down is not None, "DOWN", tries=300)
+        assert _headline(app).startswith("DOWN")
+        sim.start()
+        await until(pilot, lambda: screen.down is None and screen.sample.restarted, "back", tries=300)
+        assert screen.sample.values["core:rcv_requests"] < before
+        assert all(r is not None and r >= 0 for r in screen.sample.rates.values())
+        await until(pilot, lambda: not _headline(app).startswith("DOWN"), "headline up")
+
+
+@run
+async def test_wire_names_are_shown_literally(tmp_path, sim):
+    class Hostile:
+        def execute(self, cmd, params=None):
+            if cmd == "get_statistics":
+                return {"core:rcv_requests": 1, "[bold]x[/bold]:\x1b[2Jevil": 5, "load:load-proc-1": 70}
+            if cmd == "ps":
+                return {"Processes": [{"ID": 1, "PID": 1, "Type": "[red]SIP\x1b]8;;x\x07"}]}
+            return {}
+
+    app = make_app(sim, tmp_path, pins_path=tmp_path / "pins.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.install_screen(StatisticsScreen(Hostile(), interval=3600), name="statistics")
+        screen = await _open(pilot)
+        await until(pilot, lambda: screen.sample is not None, "a poll")
+        text = _headline(app)
+        assert "[red]SIP\\x1b]8;;x\\x07" in text and "CRITICAL" in text
+        table = screen.query_one(StatsTable)
+        assert "[bold]x[/bold]:\x1b[2Jevil" in table.names
+        cells = [str(c) for row in range(table.row_count) for c in table.get_row_at(row)]
+        assert "[bold]x[/bold]" in cells and "  \\x1b[2Jevil" in cells
