@@ -136,3 +136,10 @@ def test_ctrl_c_and_sigterm_exit_cleanly(sig, sim):
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert not our_traceback(err) and "Traceback" not in err
+
+
+def test_a_full_disk_is_one_line_and_status_1(sim):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(command() + ["--url", sim.http_url, "-c", "1"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=30)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "cannot write" in proc.stderr

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.widgets import Input, Sparkline
+
+from opensips_tui.config import ConfigError, resolve
 
 from opensips_tui.pins import PinStore
 from opensips_tui.screens import StatisticsScreen
@@ -136,3 +139,18 @@ async def test_wire_names_are_shown_literally(tmp_path, sim):
         assert "[bold]x[/bold]:\x1b[2Jevil" in table.names
         cells = [str(c) for row in range(table.row_count) for c in table.get_row_at(row)]
         assert "[bold]x[/bold]" in cells and "  \\x1b[2Jevil" in cells
+
+
+def test_interval_from_flags_and_config(tmp_path):
+    assert resolve({}, tmp_path / "none.toml").stats_interval == 1.0
+    assert resolve({"stats_interval": 0.5}, tmp_path / "none.toml").stats_interval == 0.5
+    conf = tmp_path / "config.toml"
+    conf.write_text('[tui]\nstats_interval = 2\n[profiles.a]\nstats_interval = 5\n')
+    assert resolve({}, conf).stats_interval == 2.0
+    assert resolve({"profile": "a"}, conf).stats_interval == 5.0
+    for bad in (0, -1, float("nan"), 1e9):
+        with pytest.raises(ConfigError, match="--interval|stats_interval"):
+            resolve({"stats_interval": bad}, tmp_path / "none.toml")
+    conf.write_text('[tui]\nstats_interval = "fast"\n')
+    with pytest.raises(ConfigError, match="stats_interval"):
+        resolve({}, conf)

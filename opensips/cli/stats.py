@@ -187,6 +187,9 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         except BrokenPipeError:  # e.g. piped into head
             silence_stdout()
             return 0
+        except OSError as exc:   # a full disk, /dev/full (MI errors never get here: DOWN samples)
+            silence_stdout()
+            return fail(PROG, f"cannot write the output: {exc.strerror or exc}")
 
 
 def _loop(poller: Any, printer: Printer, count: int | None) -> int:
