@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from .datagram import DatagramTransport
-from .errors import OpenSIPSMIConfigError, OpenSIPSMIConnectionError, OpenSIPSMIException
+from .errors import OpenSIPSMICommandError, OpenSIPSMIConfigError, OpenSIPSMIConnectionError, OpenSIPSMIException
 from .fifo import FifoTransport
 from .http import HttpTransport
 from .jsonrpc import build_request, parse_reply
+from .jsonrpc_helper import JSONRPCError
 from .options import DEFAULT_TIMEOUT, as_float
 from .transport import Transport
 
@@ -39,6 +40,7 @@ class OpenSIPSMI:
         timeout = as_float("timeout", kwargs.get("timeout"), DEFAULT_TIMEOUT)
         options = {k: v for k, v in kwargs.items() if k != "timeout"}
         self._transport = TRANSPORTS[self.conn](timeout, **options)
+        self.validated: tuple[bool, list[str] | None] | None = None  # the last valid() answer
 
     # -- description -------------------------------------------------------
 
@@ -63,7 +65,8 @@ class OpenSIPSMI:
         Only cheap local checks (paths, permissions, a FIFO reader): it sends
         no MI command.
         """
-        return self._transport.valid()
+        self.validated = self._transport.valid()
+        return self.validated
 
     # -- calls -------------------------------------------------------------
 
@@ -84,6 +87,8 @@ class OpenSIPSMI:
             raise OpenSIPSMIConnectionError(f"{self.target}: {exc}") from None
         try:
             return parse_reply(raw, req_id)
+        except OpenSIPSMICommandError as exc:  # 0.1.11 code may read the JSONRPCError it chained
+            raise exc from JSONRPCError(exc.code, exc.message, exc.data)
         except OpenSIPSMIConnectionError as exc:  # say which endpoint sent the garbage
             raise type(exc)(f"{self.target}: {exc}: is this the OpenSIPS MI endpoint?") from None
 

@@ -339,3 +339,12 @@ def _id_tail(req_id: int | str) -> bytes:
     if type(req_id) is int:
         return b'"id":%d}' % req_id
     return b'"id":' + json.dumps(req_id).encode() + b"}"
+
+
+def __getattr__(name: str) -> object:
+    """``Datagram``, 0.1.11's connection class, importable from here as it was (see ``connection``)."""
+    if name == "Datagram":
+        from .connection import Datagram
+
+        return Datagram
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

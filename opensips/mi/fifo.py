@@ -251,3 +251,12 @@ class FifoTransport(Transport):
             size += len(data)
             if size > MAX_REPLY:
                 raise OpenSIPSMIConnectionError(f"reply from {self.target} is larger than {MAX_REPLY} bytes")
+
+
+def __getattr__(name: str) -> object:
+    """``FIFO``, 0.1.11's connection class, importable from here as it was (see ``connection``)."""
+    if name == "FIFO":
+        from .connection import FIFO
+
+        return FIFO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

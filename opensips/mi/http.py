@@ -15,10 +15,11 @@ Real-server quirks handled here (tests/fixtures/opensips-wire/*/http/):
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import ssl
 import threading
-from typing import Any
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import httpcore
@@ -135,18 +136,81 @@ class _CoalescingBackend(httpcore.SyncBackend):
         return _CoalescingStream(super().connect_unix_socket(path, _clamp(timeout), socket_options))
 
 
-class _OneWriteTransport(httpx.HTTPTransport):
-    """httpx's transport with a connection pool whose sockets write each request at once."""
+# httpcore's errors as the httpx ones of the same name (subclasses before their bases).
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = tuple(
+    (getattr(httpcore, name), getattr(httpx, name)) for name in (
+        "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException",
+        "ConnectError", "ReadError", "WriteError", "NetworkError",
+        "RemoteProtocolError", "LocalProtocolError", "UnsupportedProtocol", "ProtocolError",
+    )
+)
 
-    def __init__(self, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpx.HTTPError:
+        raise
+    except Exception as exc:
+        for core, mapped in _HTTPX_ERRORS:
+            if isinstance(exc, core):
+                raise mapped(str(exc) or type(exc).__name__) from exc
+        raise
+
+
+class _Body(httpx.SyncByteStream):
+    """An httpcore response body as an httpx stream (its errors as httpx errors)."""
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class OneWriteTransport(httpx.BaseTransport):
+    """An httpx transport whose sockets write each request with one ``send()``.
+
+    ``httpx.HTTPTransport`` takes no network backend, so this is its
+    equivalent through public interfaces only: ``httpx.BaseTransport`` over an
+    ``httpcore.ConnectionPool`` given our coalescing ``network_backend``, with
+    requests, responses and errors mapped between the two.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None, limits: httpx.Limits) -> None:
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_CoalescingBackend(),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        assert isinstance(request.stream, httpx.SyncByteStream)  # we only send bytes
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            response = self._pool.handle_request(core_request)
+        assert isinstance(response.stream, Iterable)  # a sync pool gives a sync body
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_Body(response.stream), extensions=response.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def _verify_option(value: Any) -> ssl.SSLContext | bool:
@@ -193,7 +257,9 @@ class HttpTransport(Transport):
         # whole urllib exchange, and MI needs none of it. What the Client gave
         # us is prepared once here: the URL, the headers (basic auth included),
         # the timeouts.
-        self._transport = _OneWriteTransport(verify, limits)
+        ssl_context = (httpx.create_ssl_context(verify=verify, trust_env=False)
+                       if parts.scheme == "https" else None)
+        self._transport = OneWriteTransport(ssl_context, limits)
         self._url = httpx.URL(self.url)
         headers = [("Content-Type", "application/json"), ("Accept", "application/json")]
         if auth:
@@ -266,7 +332,7 @@ class HttpTransport(Transport):
         size = 0
         # The raw stream: we send no Accept-Encoding, so the body is never
         # compressed and httpx's decoder/chunker layers would only copy it.
-        assert isinstance(response.stream, httpx.SyncByteStream)  # HTTPTransport's is always sync
+        assert isinstance(response.stream, httpx.SyncByteStream)  # OneWriteTransport's is always sync
         for chunk in response.stream:
             chunks.append(chunk)
             size += len(chunk)
@@ -301,3 +367,12 @@ class HttpTransport(Transport):
 def _reason(exc: Exception) -> str:
     text = str(exc).strip()
     return text or type(exc).__name__
+
+
+def __getattr__(name: str) -> Any:
+    """``HTTP``, 0.1.11's connection class, importable from here as it was (see ``connection``)."""
+    if name == "HTTP":
+        from .connection import HTTP
+
+        return HTTP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
