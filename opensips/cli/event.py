@@ -34,17 +34,20 @@ def build_parser() -> Any:
                                            "as one JSON line.")
     add_mi_arguments(parser)
     g = parser.add_argument_group("listener")
-    g.add_argument("--transport", choices=("datagram", "stream"), default="datagram", type=str.lower,
+    g.add_argument("-T", "--transport", choices=("datagram", "stream"), default="datagram", type=str.lower,
                    help="datagram (event_datagram: UDP, or UNIX with --socket-path) or stream "
                         "(event_stream: TCP); default datagram")
-    g.add_argument("--listen-ip", default="0.0.0.0", metavar="IP",
+    g.add_argument("-li", "--listen-ip", default="0.0.0.0", metavar="IP",
                    help="address to listen on (default 0.0.0.0; OpenSIPS is told the local address "
                         "that routes to the MI host)")
-    g.add_argument("--listen-port", type=int, default=0, metavar="N", help="port to listen on (default: any)")
+    g.add_argument("-lp", "--listen-port", type=int, default=0, metavar="N", help="port to listen on (default: any)")
     g.add_argument("--socket-path", metavar="PATH", help="UNIX datagram socket to listen on (datagram only)")
     g.add_argument("--count", type=int, metavar="N", help="exit after N notifications")
-    g.add_argument("--expires", type=int, metavar="S", help="subscribe for S seconds only, then exit")
-    parser.add_argument("events", metavar="EVENT", nargs="+", help="event names, e.g. E_PIKE_BLOCKED")
+    g.add_argument("-e", "--expires", "--expire", dest="expires", type=int, metavar="S",
+                   help="subscribe for S seconds only, then exit")
+    parser.add_argument("-bc", "--bash-complete", nargs="?", const="events", metavar="WHAT",
+                        help="bash completion: event names, 'params' (the options), or an option's choices")
+    parser.add_argument("events", metavar="EVENT", nargs="*", help="event names, e.g. E_PIKE_BLOCKED")
     return parser
 
 
@@ -73,11 +76,23 @@ def _main(argv: list[str] | None, previous: Any) -> int:
     from opensips.event import OpenSIPSEventException, OpenSIPSEventHandler
     from opensips.mi import OpenSIPSMIException
 
-    from .args import fail, mi_from_args
+    from .args import complete, fail, mi_from_args
     from .output import write_stdout
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.bash_complete is not None:
+        def events() -> list:
+            with mi_from_args(args) as mi:
+                return [e.get("name") for e in mi.execute("events_list")["Events"]]
+
+        try:
+            write_stdout(complete(parser, args.bash_complete, {"events": events}) + "\n")
+        except BrokenPipeError:
+            pass
+        return 0
+    if not args.events:
+        return fail(PROG, "give at least one EVENT (e.g. E_PIKE_BLOCKED)", 2)
     if args.count is not None and args.count < 1:
         return fail(PROG, "--count must be at least 1", 2)
     if args.expires is not None and args.expires < 1:

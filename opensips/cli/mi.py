@@ -3,8 +3,13 @@
     opensips-mi [MI flags] CMD [PARAMS...]
 
 PARAMS are ``key=value`` pairs (named; a repeated key becomes a list), plain
-values (positional), or one JSON object/array. A value that is an integer
-or starts with ``[``/``{`` is sent as JSON, anything else as a string.
+values (positional), or one JSON object/array (also as ``-j JSON``). A value
+that is an integer or starts with ``[``/``{`` is sent as JSON, anything else
+as a string. For the commands whose parameter is an array, the plain values
+from its position on are packed into it, as opensips-cli does:
+``get_statistics core: shmem:`` sends ``[["core:", "shmem:"]]``.
+``-s STAT...`` is ``get_statistics`` of those statistics; ``-bc [WHAT]`` is the
+bash-completion protocol of the PyPI ``opensips`` 0.1.11 tools.
 Exit status: 0 on a result, 1 on any error (one line on stderr), 2 on bad usage.
 """
 
@@ -26,6 +31,15 @@ class UsageError(ValueError):
     pass
 
 
+# MI commands taking an array parameter, and its position among the positional params.
+ARRAY_PARAMS = {
+    "get_statistics": 0, "list_statistics": 0, "reset_statistics": 0, "trace_start": 0,
+    "statistics:get": 0, "statistics:list": 0, "statistics:reset": 0,  # their 4.x names
+    "raise_event": 1, "fs_subscribe": 1, "fs_unsubscribe": 1, "b2b_trigger_scenario": 1,
+    "dlg_push_var": 2, "dfks_set_feature": 4,
+}
+
+
 def _value(text: str) -> Any:
     import json
 
@@ -40,7 +54,7 @@ def _value(text: str) -> Any:
     return text
 
 
-def parse_params(items: list[str]) -> dict | list | None:
+def parse_params(items: list[str], command: str | None = None) -> dict | list | None:
     """Turn command-line words into JSON-RPC params (see the module docstring)."""
     if not items:
         return None
@@ -58,7 +72,24 @@ def parse_params(items: list[str]) -> dict | list | None:
         return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
     if any(named):
         raise UsageError("mix of key=value and positional params: use one style (or one JSON string)")
-    return [_value(item) for item in items]
+    values = [_value(item) for item in items]
+    at = ARRAY_PARAMS.get(command or "")
+    if at is not None and len(values) > at:
+        values[at:] = [values[at:]]
+    return values
+
+
+def json_params(text: str) -> dict | list:
+    """``-j``: strict JSON, an object (named) or an array (positional)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"-j: not valid JSON: {text!r} ({exc})") from None
+    if not isinstance(value, (dict, list)):
+        raise UsageError("-j: the params must be a JSON object or array")
+    return value
 
 
 def build_parser() -> Any:
@@ -72,9 +103,29 @@ def build_parser() -> Any:
                            "           opensips-mi log_level level=3",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_mi_arguments(parser)
-    parser.add_argument("command", metavar="CMD", help="MI command, e.g. version, uptime, get_statistics")
+    parser.add_argument("-s", "--stats", nargs="+", metavar="STAT",
+                        help="get_statistics of these statistics or groups (e.g. core: shmem:)")
+    parser.add_argument("-j", "--json", metavar="JSON", help="the params as one JSON object or array")
+    parser.add_argument("-bc", "--bash-complete", nargs="?", const="commands", metavar="WHAT",
+                        help="bash completion: MI command names, 'params' (the options), or an option's choices")
+    parser.add_argument("command", metavar="CMD", nargs="?", help="MI command, e.g. version, uptime, get_statistics")
     parser.add_argument("params", metavar="PARAMS", nargs="*", help="key=value ..., values ..., or one JSON string")
     return parser
+
+
+def request_of(args: Any) -> tuple[str, dict | list | None]:
+    """The MI command and params the flags ask for; UsageError when they contradict."""
+    if args.stats:
+        if args.command or args.json:
+            raise UsageError("-s runs get_statistics: give no command and no -j with it")
+        return "get_statistics", {"statistics": args.stats}
+    if not args.command:
+        raise UsageError("give an MI command (or -s STAT..., or -bc)")
+    if args.json is not None:
+        if args.params:
+            raise UsageError("give the params either as -j JSON or as words, not both")
+        return args.command, json_params(args.json)
+    return args.command, parse_params(args.params, args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,13 +135,23 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None, previous: Any) -> int:
     from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIConnectionError, OpenSIPSMIException
 
-    from .args import fail, mi_from_args
+    from .args import complete, fail, mi_from_args
     from .output import safe_json, write_stdout
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.bash_complete is not None:
+        def commands() -> list:
+            with mi_from_args(args) as mi:
+                return mi.execute("which")
+
+        try:
+            write_stdout(complete(parser, args.bash_complete, {"commands": commands}) + "\n")
+        except BrokenPipeError:
+            pass
+        return 0
     try:
-        params = parse_params(args.params)
+        command, params = request_of(args)
     except UsageError as exc:
         return fail(PROG, str(exc), 2)
     try:
@@ -99,13 +160,13 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         return fail(PROG, f"bad MI settings: {exc}", 2)
     loud_interrupts(previous)  # the call may create a reply FIFO: let finally blocks clean up
     try:
-        result = mi.execute(args.command, params)
+        result = mi.execute(command, params)
     except OpenSIPSMICommandError as exc:
-        return fail(PROG, f"{args.command}: {exc}")
+        return fail(PROG, f"{command}: {exc}")
     except OpenSIPSMIConnectionError as exc:
         return fail(PROG, f"cannot reach OpenSIPS MI ({mi.target}): {exc}")
     except OpenSIPSMIException as exc:
-        return fail(PROG, f"{args.command}: {exc}")
+        return fail(PROG, f"{command}: {exc}")
     except KeyboardInterrupt:
         return 130
     finally:
