@@ -185,3 +185,18 @@ def test_async_expire_and_coroutine_callback(sim) -> None:
 
     asyncio.run(main())
     assert got == [{"jsonrpc": "2.0", "method": "E_MY_CUSTOM", "params": {"x": 1}}, None]
+
+
+def test_resubscribe_raises_when_opensips_is_gone(sim) -> None:
+    """0.1.11's resubscribe() raised the MI error; callers catch OpenSIPSMIException or OpenSIPSEventException."""
+    hdl = OpenSIPSEventHandler(OpenSIPSMI('http', url=sim.http_url, timeout=2), 'datagram', ip='127.0.0.1')
+    ev = hdl.subscribe('E_PIKE_BLOCKED', print)
+    before = ev.last_subscription
+    ev.resubscribe()
+    assert ev.last_subscription >= before and subscribed(sim, 'E_PIKE_BLOCKED') == [ev.socket.sock_name]
+    sim.stop()
+    with pytest.raises(OpenSIPSMIException) as info:
+        ev.resubscribe()
+    assert isinstance(info.value, OpenSIPSEventException)
+    ev.stop()
+    assert hdl.events == {}
