@@ -12,6 +12,8 @@ decaying. When nothing arrives, no timer runs and nothing is drawn.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from functools import partial
 from typing import Callable, Iterable
@@ -94,6 +96,8 @@ class OpenSIPSTUI(Workers, App[None]):
         self.log_pane = self.query_one(EventLog)
         self.status = self.query_one(StatusBar)
         self.detail = self.query_one(DetailPane)
+        if not self.is_headless:
+            self._trap_signals()
         self.feed.wake = self._wake
         self._drain()  # whatever arrived before the wake-up was wired
         self.set_interval(self.health_every, self._check_health)
@@ -130,7 +134,9 @@ class OpenSIPSTUI(Workers, App[None]):
         self.log_pane.add(batch)
         for name, state in batch.states.items():
             if self.events.states.get(name) != "pending":
-                self.events.set_state(name, None if state == "stopped" else state)
+                self.events.set_state(name, self._shown(state))
+            if state == "active" and self._healthy is False:
+                self._check_health()  # something answered: maybe OpenSIPS is back
         if batch.states:  # the status bar's counts change with the list, not a slow tick later
             self.status.set(states=self._states())
         for name, what in batch.notices:
@@ -164,6 +170,19 @@ class OpenSIPSTUI(Workers, App[None]):
         self.log_pane.show_marker()
         return moving
 
+    def _shown(self, state: str | None) -> str | None:
+        """A subscription's state as listed: none once stopped, never "active" while OpenSIPS is DOWN."""
+        if state == "stopped":
+            return None
+        return "retrying" if state == "active" and self._healthy is False else state
+
+    def _show_states(self) -> None:
+        """List every subscription's state again (health changed, so "active" may be shown or not)."""
+        for name, state in self.backend.states().items():
+            if self.events.states.get(name) not in (None, "pending"):
+                self.events.set_state(name, self._shown(state))
+        self.status.set(states=self._states())
+
     def _states(self) -> dict[str, str]:
         """Subscription states the status bar counts (events with no subscription left out)."""
         return {n: s for n, s in self.events.states.items() if s}
@@ -178,6 +197,11 @@ class OpenSIPSTUI(Workers, App[None]):
         was, self._healthy = self._healthy, message.ok
         detail = message.detail if not message.ok else version_of(message.detail)
         self.status.set(health=message.ok, health_detail=detail, listen=self.backend.listen_address)
+        if message.ok != was:
+            self._show_states()
+        if message.restarted:  # up again already: look again soon to show it, once resubscribed
+            self.notify(clean(message.detail), severity="warning", markup=False)
+            self.set_timer(1.0, self._check_health)
         if message.ok and was is False:
             self._list_events()
             for name in sorted(self.wanted):
@@ -196,7 +220,7 @@ class OpenSIPSTUI(Workers, App[None]):
                 self.events.highlighted = self.events.names.index(wanted[0])
 
     def on_subscription_changed(self, message: SubscriptionChanged) -> None:
-        self.events.set_state(message.event, None if message.state == "stopped" else message.state)
+        self.events.set_state(message.event, self._shown(message.state))
         if message.error:
             verb = "subscribe" if message.state == "stopped" else "unsubscribe"
             self.notify(f"{verb} {clean(message.event)} failed: {clean(message.error)}",
@@ -301,6 +325,16 @@ class OpenSIPSTUI(Workers, App[None]):
                          if isinstance(w, (EventsList, EventLog, DetailPane))), None)
             if pane is not None:
                 self.screen.maximize(pane, container=False)
+
+    def _trap_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) quit like q does:
+        terminal restored, subscriptions withdrawn, sockets removed."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.call_later, self.action_quit)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not main thread
+                pass
 
     async def action_quit(self) -> None:
         """Unsubscribe everything, then exit; exit anyway after 2 s."""

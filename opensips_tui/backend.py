@@ -21,6 +21,10 @@ class BackendError(Exception):
     """An MI or subscription failure, already worded for the operator."""
 
 
+class Restarted(BackendError):
+    """OpenSIPS answers, but it restarted since we last looked ("Up since" changed)."""
+
+
 def reason(exc: BaseException) -> str:
     """A short operator-facing reason for ``exc`` (payload text is cleaned where shown)."""
     if isinstance(exc, OpenSIPSMICommandError):
@@ -41,6 +45,8 @@ class Backend:
         self._handler: Any = None  # OpenSIPSEventHandler, created at the first subscribe
         self._subs: dict[str, Any] = {}
         self._closed = False
+        self._up_since: str | None = None   # uptime's "Up since" at the last ping
+        self._server: str | None = None     # version's "Server", asked again after a restart
         self._sub_lock = threading.Lock()  # one subscribe/unsubscribe at a time
         self._lock_close = threading.Lock()
         self._closer: threading.Thread | None = None
@@ -68,9 +74,25 @@ class Backend:
 
     # -- MI --------------------------------------------------------------------------
     def ping(self) -> str:
-        """The server string of ``version``; raises BackendError when unreachable."""
-        result = self._call("version")
-        return str(result.get("Server", "")) if isinstance(result, dict) else str(result)
+        """The server string of ``version``; raises BackendError when unreachable.
+
+        Each ping asks ``uptime``: when its "Up since" changed, OpenSIPS restarted
+        in between, however briefly, and lost every subscription: Restarted is
+        raised (once), and the event handler is told to look at once.
+        """
+        up = self._call("uptime")
+        since = str(up.get("Up since", "")) if isinstance(up, dict) else ""
+        was, self._up_since = self._up_since, since
+        restarted = was is not None and since != was
+        if self._server is None or restarted:
+            result = self._call("version")
+            self._server = str(result.get("Server", "")) if isinstance(result, dict) else str(result)
+        if restarted:
+            handler = self._handler
+            if handler is not None:
+                handler.check_subscriptions()
+            raise Restarted(f"OpenSIPS restarted (up since {since})")
+        return self._server
 
     def events_list(self) -> list[str]:
         result = self._call("events_list")

@@ -32,12 +32,13 @@ class SubscriptionChanged(Message):
 
 
 class HealthChecked(Message):
-    """A periodic MI probe: reachable or not (and why)."""
+    """A periodic MI probe: reachable or not (and why); ``restarted``: since the last probe."""
 
-    def __init__(self, ok: bool, detail: str) -> None:
+    def __init__(self, ok: bool, detail: str, restarted: bool = False) -> None:
         super().__init__()
         self.ok = ok
         self.detail = detail
+        self.restarted = restarted
 
 
 class ToggleRequested(Message):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from .backend import BackendError
+from .backend import BackendError, Restarted
 from .export import write_jsonl, write_one
 from .messages import EventsListed, Exported, HealthChecked, LineSaved, SubscriptionChanged
 
@@ -33,6 +33,8 @@ class Workers:
     def _check_health(self) -> None:
         try:
             self.post_message(HealthChecked(True, self.backend.ping()))
+        except Restarted as exc:
+            self.post_message(HealthChecked(False, str(exc), restarted=True))
         except BackendError as exc:
             self.post_message(HealthChecked(False, str(exc)))
 

@@ -4,12 +4,17 @@ dying threads, restarts. Each test reproduces a failure seen in use (issue 9).""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -329,3 +334,65 @@ def test_down_shows_retrying_and_comes_back_when_mi_answers(sim, mi, handlers) -
     sim.start()
     assert wait_until(lambda: ev.state == "active" and bool(live(sim, ev.socket)), 5)
     assert states == ["active", "retrying", "active"]
+
+
+# -- exit hygiene ------------------------------------------------------------------------------
+FORGETFUL_SCRIPT = """
+import json, sys
+from opensips.mi import OpenSIPSMI
+from opensips.event import OpenSIPSEventHandler
+url, path = sys.argv[1], sys.argv[2]
+mi = OpenSIPSMI("http", url=url, timeout=30)
+udp = OpenSIPSEventHandler(mi, "datagram", ip="127.0.0.1")
+unix = OpenSIPSEventHandler(mi, "datagram", socket_path=path)
+socks = [udp.subscribe("E_MY_CUSTOM", print).socket, unix.subscribe("E_PIKE_BLOCKED", print).socket]
+print(json.dumps(socks), flush=True)
+sys.stdin.readline()  # then end without unsubscribing or closing anything
+"""
+
+
+@pytest.fixture
+def forgetful(sim) -> Iterator[Callable[[], tuple[subprocess.Popen, list[str], str]]]:
+    """A script that subscribes over udp and unix, then exits when told, cleaning up nothing itself."""
+    procs: list[subprocess.Popen] = []
+    sockdir = tempfile.mkdtemp(prefix="ev-")  # short: UNIX socket paths are limited to ~107 bytes
+
+    def start() -> tuple[subprocess.Popen, list[str], str]:
+        path = os.path.join(sockdir, "exit.sock")
+        proc = subprocess.Popen([sys.executable, "-c", FORGETFUL_SCRIPT, sim.http_url, path],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        return proc, json.loads(proc.stdout.readline()), path
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def end(proc: subprocess.Popen) -> int:
+    assert proc.stdin is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    return proc.wait(10)  # raises TimeoutExpired if exit waited for the network
+
+
+def test_process_exit_withdraws_subscriptions_and_removes_its_socket_file(sim, forgetful) -> None:
+    proc, socks, path = forgetful()
+    assert all(live(sim, s) for s in socks) and os.path.exists(path)
+    assert end(proc) == 0
+    assert [s for s in socks if live(sim, s)] == []
+    assert not os.path.exists(path)
+
+
+def test_process_exit_is_bounded_when_opensips_does_not_answer(sim, forgetful) -> None:
+    proc, socks, path = forgetful()
+    sim.hang = True  # MI takes requests and never answers (the script's MI timeout is 30 s)
+    try:
+        assert end(proc) == 0
+    finally:
+        sim.hang = False
+    assert not os.path.exists(path)

@@ -205,6 +205,18 @@ class OpenSIPSEventHandler:
         if errors:
             raise errors[0]
 
+    def check_subscriptions(self) -> None:
+        """Look now (not at the next watch) whether OpenSIPS still holds our subscriptions.
+
+        Returns at once; the refresher thread asks OpenSIPS and subscribes
+        again whatever it lost. For callers that learnt of a restart
+        themselves, e.g. from ``uptime``'s "Up since".
+        """
+        with self._lock:
+            self._next_watch = 0.0
+            self._watch_turn = -1
+        self._wake.set()
+
     async def subscribe_iter(self, event: str, expires: int | None = None, *,
                              expire: int | None = None, maxsize: int = 10000) -> Any:
         """asyncio: subscribe without blocking the loop; returns an AsyncSubscription to iterate."""

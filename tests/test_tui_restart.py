@@ -1,0 +1,63 @@
+"""The monitor when OpenSIPS goes away or restarts: DOWN is shown, and subscriptions never read
+"active" while it is, even for a restart quicker than the health check."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from opensips.sim import SimulatedOpenSIPS
+from opensips_tui.app import OpenSIPSTUI
+from tests.tui_pilot import SIZE, live, make_app, run, until
+
+EVENTS = ["E_PIKE_BLOCKED", "E_MY_CUSTOM"]
+
+
+def shown_active(app: OpenSIPSTUI) -> list[str]:
+    """What the list and the status bar show as active."""
+    listed = [n for n, s in app.events.states.items() if s == "active"]
+    counted = [n for n, s in app._states().items() if s == "active"]
+    return listed + counted
+
+
+async def subscribed(pilot: Pilot, app: OpenSIPSTUI, sim: SimulatedOpenSIPS) -> None:
+    await until(pilot, lambda: all(app.events.states.get(n) == "active" for n in EVENTS), "subscribed", 200)
+    await until(pilot, lambda: app.status.health is True, "up", 200)
+    assert len(live(sim)) == len(EVENTS)
+
+
+@run
+async def test_down_never_shows_subscriptions_active(sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
+    app = make_app(sim, tmp_path, health_every=0.3, subscribe=EVENTS)  # refreshes: once a minute
+    async with app.run_test(size=SIZE) as pilot:
+        await subscribed(pilot, app, sim)
+        sim.stop()
+        await until(pilot, lambda: app.status.health is False, "DOWN", 200)
+        assert shown_active(app) == []
+        sim.start()
+        await until(pilot, lambda: app.status.health is True, "up again", 200)
+        await until(pilot, lambda: all(app.events.states.get(n) == "active" for n in EVENTS), "active again", 200)
+        await until(pilot, lambda: len(live(sim)) == len(EVENTS), "resubscribed", 200)
+
+
+@run
+async def test_restart_quicker_than_the_health_check_shows_down(sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
+    app = make_app(sim, tmp_path, health_every=3.0, subscribe=EVENTS)
+    seen: list[tuple[bool | None, list[str]]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await subscribed(pilot, app, sim)
+        sim.stop()
+        time.sleep(1.1)  # "Up since" counts whole seconds: the new one must differ
+        sim.start()      # all between two health checks
+
+        def record() -> bool:
+            seen.append((app.status.health, shown_active(app)))
+            return app.status.health is False
+
+        await until(pilot, record, "DOWN after a restart the health check did not see", 200)
+        assert seen[-1][1] == [], "subscriptions shown active while DOWN"
+        await until(pilot, lambda: app.status.health is True, "up again", 200)
+        await until(pilot, lambda: all(app.events.states.get(n) == "active" for n in EVENTS), "active again", 200)
+        assert len(live(sim)) == len(EVENTS)
