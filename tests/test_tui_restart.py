@@ -8,8 +8,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+import opensips_tui.app
 from opensips.sim import SimulatedOpenSIPS
 from opensips_tui.app import OpenSIPSTUI
+from opensips_tui.messages import HealthChecked
 from tests.tui_pilot import SIZE, live, make_app, run, until
 
 EVENTS = ["E_PIKE_BLOCKED", "E_MY_CUSTOM"]
@@ -42,22 +44,32 @@ async def test_down_never_shows_subscriptions_active(sim: SimulatedOpenSIPS, tmp
         await until(pilot, lambda: len(live(sim)) == len(EVENTS), "resubscribed", 200)
 
 
+class Recording(OpenSIPSTUI):
+    """The monitor, noting each health check's outcome and what it then shows as active."""
+
+    CSS_PATH = Path(opensips_tui.app.__file__).with_name("app.tcss")  # not next to this file
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[bool, str, list[str]]] = []
+
+    def on_health_checked(self, message: HealthChecked) -> None:
+        super().on_health_checked(message)
+        self.seen.append((message.ok, message.detail, shown_active(self)))
+
+
 @run
 async def test_restart_quicker_than_the_health_check_shows_down(sim: SimulatedOpenSIPS, tmp_path: Path) -> None:
-    app = make_app(sim, tmp_path, health_every=3.0, subscribe=EVENTS)
-    seen: list[tuple[bool | None, list[str]]] = []
+    app = make_app(sim, tmp_path, health_every=3.0, subscribe=EVENTS, app_class=Recording)
+    assert isinstance(app, Recording)
     async with app.run_test(size=SIZE) as pilot:
         await subscribed(pilot, app, sim)
         sim.stop()
         time.sleep(1.1)  # "Up since" counts whole seconds: the new one must differ
         sim.start()      # all between two health checks
-
-        def record() -> bool:
-            seen.append((app.status.health, shown_active(app)))
-            return app.status.health is False
-
-        await until(pilot, record, "DOWN after a restart the health check did not see", 200)
-        assert seen[-1][1] == [], "subscriptions shown active while DOWN"
-        await until(pilot, lambda: app.status.health is True, "up again", 200)
+        await until(pilot, lambda: any(not ok for ok, _, _ in app.seen), "DOWN after a quick restart", 300)
+        down = [(detail, active) for ok, detail, active in app.seen if not ok]
+        assert "restarted" in down[0][0] and down[0][1] == [], down
+        await until(pilot, lambda: app.seen[-1][0], "up again", 300)
         await until(pilot, lambda: all(app.events.states.get(n) == "active" for n in EVENTS), "active again", 200)
-        assert len(live(sim)) == len(EVENTS)
+        await until(pilot, lambda: len(live(sim)) == len(EVENTS), "resubscribed", 200)

@@ -28,11 +28,11 @@ def run(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 
 def make_app(sim: SimulatedOpenSIPS, tmp_path: Path, health_every: float = 5.0, event: dict | None = None,
-             conn: str = "http", **overrides) -> OpenSIPSTUI:
+             conn: str = "http", app_class: type[OpenSIPSTUI] = OpenSIPSTUI, **overrides) -> OpenSIPSTUI:
     """The monitor on ``sim``'s ``conn`` MI, listening on loopback, exporting under ``tmp_path``."""
     settings = Settings(conn=conn, mi=sim.mi_kwargs(conn), event={"listen_ip": "127.0.0.1", **(event or {})},
                         export_dir=tmp_path / "exports", **overrides)
-    return OpenSIPSTUI(settings, health_every=health_every)
+    return app_class(settings, health_every=health_every)
 
 
 async def until(pilot: Pilot, cond: Callable[[], object], what: str, tries: int = 100) -> None:
