@@ -137,8 +137,9 @@ async def test_wire_names_are_shown_literally(tmp_path, sim):
         assert "[red]SIP\\x1b]8;;x\\x07" in text and "CRITICAL" in text
         table = screen.query_one(StatsTable)
         assert "[bold]x[/bold]:\x1b[2Jevil" in table.names
-        cells = [str(c) for row in range(table.row_count) for c in table.get_row_at(row)]
-        assert "[bold]x[/bold]" in cells and "  \\x1b[2Jevil" in cells
+        rows = [table.row_text(i) for i in range(len(table.names) + 2)]
+        assert any(r.startswith("[bold]x[/bold]") for r in rows)
+        assert any(r.startswith("  \\x1b[2Jevil") for r in rows), rows
 
 
 def test_interval_from_flags_and_config(tmp_path):
@@ -154,3 +155,29 @@ def test_interval_from_flags_and_config(tmp_path):
     conf.write_text('[tui]\nstats_interval = "fast"\n')
     with pytest.raises(ConfigError, match="stats_interval"):
         resolve({}, conf)
+
+
+@run
+async def test_cursor_keys_skip_group_rows_and_the_sparkline_follows(tmp_path, sim):
+    from tests.test_stats_poller import Replay, _ops
+
+    polls = [_ops("statistics_get_all_1"), _ops("statistics_get_all_2")]
+    app = make_app(sim, tmp_path, pins_path=tmp_path / "pins.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.install_screen(StatisticsScreen(Replay(polls), interval=3600), name="statistics")
+        screen = await _open(pilot)
+        await until(pilot, lambda: screen.sample is not None, "a poll")
+        table = screen.query_one(StatsTable)
+        assert table.current == "core:rcv_requests"
+        await pilot.press("down")
+        assert table.current == "core:rcv_replies"
+        await pilot.press("up", "up")
+        assert table.current == "rpmem:rpm_free_size"      # the "core" group row is skipped
+        await pilot.press("home")
+        assert table.current == "shmem:total_size"
+        await pilot.press("end")
+        assert table.current == table.names[-1]
+        await pilot.press("pageup")
+        assert table.current is not None and table.current != table.names[-1]
+        await pilot.pause()
+        assert screen._spark_name == table.current

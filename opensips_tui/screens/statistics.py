@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Sparkline
+from textual.widgets import Footer, Input, Label, Sparkline, Static
 
 from opensips.stats import Sample, Selection, StatsPoller
 from opensips.stats.numbers import short_number
@@ -62,8 +62,9 @@ class StatisticsScreen(Screen):
     StatisticsScreen { layout: vertical; }
     StatisticsScreen #stats-filter { display: none; height: 3; }
     StatisticsScreen #stats-filter.-open { display: block; }
+    StatisticsScreen #stats-columns { height: 1; background: $panel; text-style: bold; }
     StatisticsScreen #stats-spark-row { height: 1; padding: 0 1; }
-    StatisticsScreen #stats-spark-label { width: auto; max-width: 50%; height: 1; }
+    StatisticsScreen #stats-spark-label { width: 50%; max-width: 56; height: 1; }
     StatisticsScreen Sparkline { width: 1fr; height: 1; }
     """
     BINDINGS = [
@@ -95,6 +96,7 @@ class StatisticsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatsHeadline(id="stats-headline")
         yield Input(placeholder="filter statistics: words, or a glob like tm:*", id="stats-filter")
+        yield Static("", id="stats-columns")
         yield StatsTable(id="stats-table")
         with Horizontal(id="stats-spark-row"):
             yield Label("", id="stats-spark-label")
@@ -109,6 +111,9 @@ class StatisticsScreen(Screen):
         self.headline.border_title = f"statistics · every {self.interval:g} s"
         self.headline.show(None, self.pins)
         self.table.focus()
+
+    def on_resize(self) -> None:
+        self.query_one("#stats-columns", Static).update(StatsTable.header(self.table.size.width or self.size.width))
 
     # -- polling follows visibility ------------------------------------------------------------
     def on_screen_resume(self) -> None:
@@ -163,7 +168,7 @@ class StatisticsScreen(Screen):
         if name != self._spark_name or list(self.spark.data or []) != points:
             self._spark_name = name
             self.spark.data = points
-            self.spark_label.update(label)
+            self.spark_label.update(label, layout=False)   # fixed width: no layout pass
 
     # -- messages from the widgets ------------------------------------------------------------
     def on_stats_table_highlighted(self, message: StatsTable.Highlighted) -> None:

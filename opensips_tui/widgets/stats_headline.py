@@ -32,9 +32,11 @@ class StatsHeadline(Static):
     def show(self, sample: Sample | None, pins: list[str], waiting: str = "waiting for the first poll") -> None:
         # a short terminal keeps one line of advice, so the table keeps its rows
         text = self.render_sample(sample, pins, waiting, 1 if self.app.size.height < 30 else 2)
-        if self._shown is None or text.plain != self._shown.plain or text.spans != self._shown.spans:
+        shown = self._shown
+        if shown is None or text.plain != shown.plain or text.spans != shown.spans:
             self._shown = text
-            self.update(text)
+            # a layout pass (the whole screen redrawn) only when the number of lines changed
+            self.update(text, layout=shown is None or text.plain.count("\n") != shown.plain.count("\n"))
 
     @staticmethod
     def render_sample(sample: Sample | None, pins: list[str], waiting: str, advice_lines: int = 2) -> Text:
