@@ -323,6 +323,17 @@ def test_quick_restart_is_healed_within_seconds_not_a_refresh_interval(sim, mi, 
     assert sink.take(1)[0]["params"] == {"back": True}
 
 
+def test_subscription_withdrawn_behind_our_back_is_restored(sim, mi, handlers) -> None:
+    """Someone else (or a restart) made OpenSIPS drop our entry: the watch puts it back."""
+    h = OpenSIPSEventHandler(mi, "datagram", ip="127.0.0.1")
+    handlers.append(h)
+    ev = h.subscribe("E_MY_CUSTOM", Sink())
+    mi.execute("event_subscribe", {"event": "E_MY_CUSTOM", "socket": ev.socket, "expire": 0})
+    assert not live(sim, ev.socket)
+    assert wait_until(lambda: bool(live(sim, ev.socket)), 5)
+    assert ev.state == "active"
+
+
 def test_down_shows_retrying_and_comes_back_when_mi_answers(sim, mi, handlers) -> None:
     states: list[str] = []
     h = OpenSIPSEventHandler(mi, "datagram", ip="127.0.0.1",

@@ -632,7 +632,7 @@ class OpenSIPSEventHandler:
         self._watch_turn = (self._watch_turn + 1) % len(pairs)
         event, sock = pairs[self._watch_turn]
         try:
-            self.mi.execute("subscribers_list", {"event": event, "socket": sock})
+            listed = self.mi.execute("subscribers_list", {"event": event, "socket": sock})
         except OpenSIPSMICommandError as exc:
             if exc.code != 404:  # not "Subscriber does not exist" / "Event not published"
                 log.info("cannot watch subscriptions (subscribers_list: %s); relying on refreshes", exc)
@@ -643,8 +643,10 @@ class OpenSIPSEventHandler:
             self._unreachable(exc)
             return
         else:
-            if not retrying:
+            if not _withdrawn(listed) and not retrying:
                 return
+            if _withdrawn(listed):
+                log.warning("OpenSIPS lists %s on %s as expired: subscribing again", event, sock)
         for pair in pairs:
             self._refresh(*pair)
 
@@ -702,6 +704,12 @@ def _close_all_at_exit() -> None:
         t.join(max(0.0, deadline - time.monotonic()))
     for h in handlers:
         h._release(timeout=max(0.05, deadline - time.monotonic()))
+
+
+def _withdrawn(listed: Any) -> bool:
+    """A ``subscribers_list`` entry for our socket that no longer delivers (expire 0, ttl "expired")."""
+    entry = (listed.get("Event") or {}).get("Subscriber") if isinstance(listed, dict) else None
+    return isinstance(entry, dict) and (entry.get("expire") == 0 or entry.get("ttl") == "expired")
 
 
 def _opensips_file(mi: Any) -> os.stat_result | None:
