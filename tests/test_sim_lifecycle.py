@@ -55,3 +55,12 @@ def test_only_some_endpoints(sim_factory):
     sim = sim_factory(fifo=False, datagram_unix=False, http=False)
     assert [k for k, _ in sim.endpoints()] == ["mi_datagram"]
     assert sim.http_url is None and sim.fifo_path is None
+
+
+def test_restart_forgets_subscribers_and_is_up_since_later(sim) -> None:
+    """What tests of restarts need: an empty subscriber table and a new uptime "Up since"."""
+    sim.dispatcher.execute("event_subscribe", {"event": "E_MY_CUSTOM", "socket": "udp:127.0.0.1:9", "expire": 60})
+    before = sim.dispatcher.execute("uptime", None)["Up since"]
+    sim.restart()
+    assert sim.subscribers() == []
+    assert sim.dispatcher.execute("uptime", None)["Up since"] != before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
 import signal
 import struct
@@ -33,11 +34,14 @@ class Terminal:
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.output = bytearray()
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        while True:
+        while not self._closing.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
             try:
                 chunk = os.read(self.master, 65536)
             except OSError:  # EIO: every writer closed the slave
@@ -52,8 +56,10 @@ class Terminal:
             return bytes(self.output)
 
     def close(self) -> None:
-        os.close(self.master)
+        """Hang up: stop reading, then close our end (the app's writes then fail)."""
+        self._closing.set()
         self._reader.join(5)
+        os.close(self.master)
 
 
 @pytest.fixture
@@ -70,19 +76,26 @@ def sockdir() -> Iterator[str]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_signal_quits_like_q(sig: int, sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str) -> None:
-    path = os.path.join(sockdir, "tui.sock")
+def start_monitor(sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str) -> subprocess.Popen:
+    """opensips-tui on ``terminal``, on ``sim``'s http MI, subscribed to two events over a UNIX socket."""
     config = os.path.join(sockdir, "config.toml")
     open(config, "w").close()  # an empty config: the operator's own must not change the test
     env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": sockdir, "HOME": sockdir}
     env.pop("TEXTUAL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "opensips_tui", "--type", "http", "--url", sim.http_url or "",
-         "--socket-path", path, "--subscribe", "E_PIKE_BLOCKED,E_MY_CUSTOM", "--config", config],
+         "--socket-path", os.path.join(sockdir, "tui.sock"), "--subscribe", "E_PIKE_BLOCKED,E_MY_CUSTOM",
+         "--config", config],
         stdin=terminal.slave, stdout=terminal.slave, stderr=terminal.slave, env=env,
         start_new_session=True, preexec_fn=sigint_default)
     os.close(terminal.slave)
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_signal_quits_like_q(sig: int, sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str) -> None:
+    path = os.path.join(sockdir, "tui.sock")
+    proc = start_monitor(sim, terminal, sockdir)
     try:
         assert wait_until(lambda: len(live(sim)) == 2, 30), terminal.seen()[-2000:]
         assert os.path.exists(path) and ALT_SCREEN_ON in terminal.seen()
@@ -96,3 +109,20 @@ def test_signal_quits_like_q(sig: int, sim: SimulatedOpenSIPS, terminal: Termina
     assert not os.path.exists(path)
     tail = terminal.seen().rpartition(ALT_SCREEN_ON)[2]
     assert ALT_SCREEN_OFF in tail and CURSOR_SHOWN in tail
+
+
+def test_hangup_of_a_terminal_that_is_gone(sim: SimulatedOpenSIPS, sockdir: str) -> None:
+    """An SSH drop: the terminal disappears (writes fail with EIO), then SIGHUP. Still a clean exit."""
+    term = Terminal()
+    proc = start_monitor(sim, term, sockdir)
+    try:
+        assert wait_until(lambda: len(live(sim)) == 2, 30), term.seen()[-2000:]
+        term.close()  # the other end of the pty is gone
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert live(sim) == []
+    assert not os.path.exists(os.path.join(sockdir, "tui.sock"))

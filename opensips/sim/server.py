@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from typing import Any
 
 from . import data
@@ -172,6 +173,19 @@ class SimulatedOpenSIPS:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     close = stop
+
+    def restart(self) -> None:
+        """Stop, then start again: like an OpenSIPS restart, no subscribers and a new "Up since".
+
+        "Up since" is in whole seconds, as OpenSIPS's is, so the start waits for the next
+        second when the last one began within this one; the restart is otherwise immediate.
+        """
+        began = int(self.dispatcher.started)
+        self.stop()
+        wait = began + 1 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        self.start()
 
     def __enter__(self) -> "SimulatedOpenSIPS":
         return self.start()
