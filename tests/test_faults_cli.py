@@ -165,3 +165,25 @@ def test_signal_while_mi_hangs_on_subscribe(sig: int, sim: SimulatedOpenSIPS, tm
             run.proc.kill()
             run.proc.wait(5)
     check_clean(sim, run, rc, before, sock)
+
+
+def test_opensips_event_keeps_receiving_across_a_quick_restart(sim: SimulatedOpenSIPS) -> None:
+    """The handler's restart healing is in the library, so the command-line tool has it too."""
+    before = reply_dir_files(sim)
+    run = Run(mi_flags(sim, "http") + ["--listen-ip", "127.0.0.1", "E_MY_CUSTOM"])
+    try:
+        assert run.listening.wait(10), "".join(run.err)
+        sim.restart()  # OpenSIPS forgot us; its next refresh is a minute away
+
+        def raised_and_printed() -> bool:
+            sim.raise_event("E_MY_CUSTOM", {"after": "restart"})
+            return any("restart" in line for line in run.out)
+
+        assert wait_until(raised_and_printed, 10, step=0.2), "".join(run.err)
+        run.proc.send_signal(signal.SIGINT)
+        rc = run.finish()
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(5)
+    check_clean(sim, run, rc, before, None)
