@@ -74,7 +74,7 @@ async def test_quiet_screen_does_not_redraw(sim, tmp_path, size, refresh) -> Non
     sim.registry.publish(HIDDEN)
     app = make_app(sim, tmp_path, health_every=3600.0, subscribe=[HIDDEN, QUIET],
                    refresh=refresh)
-    assert (app.numbers_every, app.log_every) == (refresh, refresh / 5)
+    assert (app.numbers_every, app.log_every) == (refresh, refresh / 10)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in (HIDDEN, QUIET))
                     and app.status.health is True, "subscriptions and health")
@@ -113,3 +113,23 @@ async def test_quiet_screen_does_not_redraw(sim, tmp_path, size, refresh) -> Non
         most = int(elapsed / app.numbers_every) + 1
         assert set(busy) <= {"StatusBar#status", "Static#marker"}, dict(busy)
         assert all(n <= most for n in busy.values()), (dict(busy), most, arrived)
+
+
+@run
+async def test_growing_log_follows_and_shows_its_scrollbar(sim, tmp_path) -> None:
+    """The log's virtual size changes without a layout of the screen (LogView): it must still
+    grow a scrollbar when the lines overflow it and keep the newest line in view."""
+    app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.events.states.get("E_PIKE_BLOCKED") == "active", "subscription")
+        log = app.log_pane.log_widget
+        assert not log.show_vertical_scrollbar
+        for i in range(60):
+            sim.raise_event("E_PIKE_BLOCKED", {"n": i})
+        await until(pilot, lambda: len(log.lines) == 60, "60 lines")
+        await pilot.pause(0.2)
+        assert log.show_vertical_scrollbar and log.scroll_y == log.max_scroll_y > 0
+        assert log.vertical_scrollbar.window_virtual_size == 60
+        assert app.log_pane.following and "n=59" in log.lines[-1]
+        last_row = log.render_line(log.scrollable_content_region.height - 1).text
+        assert "n=59" in last_row

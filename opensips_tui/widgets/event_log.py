@@ -56,6 +56,12 @@ class EventLog(Pane):
         self._log = self.query_one("#log", LogView)
         self._marker = self.query_one("#marker", Static)
         self.watch(self._log, "scroll_y", self._scrolled, init=False)
+        self.watch(self._log, "show_vertical_scrollbar", self._scrollbar_shown, init=False)
+
+    def _scrollbar_shown(self, shown: bool) -> None:
+        """The log overflowed (laid out with a scrollbar): now it can scroll to its tail."""
+        if shown and self.showing_new:
+            self._log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _scrolled(self, scroll_y: float) -> None:
         """The operator (or our own scroll_end) moved the log: follow only at the bottom."""
@@ -100,12 +106,15 @@ class EventLog(Pane):
                 shown.append(None)
             lines.extend(e.line(self.utc) for e in batch.entries)
             shown.extend(batch.entries)
-            # Scroll after the layout has grown (Log's own immediate scroll can land short).
             log.write_entries(lines, shown)
             if batch.entries:
                 self.last_seq = batch.entries[-1].seq
             if self.following:
-                log.scroll_end(animate=False, x_axis=False)
+                # Now, not after the next frame: one frame per batch, not a frame that draws the
+                # new lines below the bottom and another that scrolls to them (LogView's virtual
+                # size is already the new one). The batch that first overflows the log cannot
+                # scroll yet: _scrollbar_shown scrolls once the layout has added the scrollbar.
+                log.scroll_end(animate=False, immediate=True, x_axis=False)
             else:
                 self.unseen += batch.matched  # shown by the next show_marker()
 

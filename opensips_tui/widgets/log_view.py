@@ -17,10 +17,15 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Sequence
 
+from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.actions import SkipAction
 from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import Log
 
@@ -58,12 +63,27 @@ class LogView(Log):
             self.entry = entry
             self.save = save
 
+    # Widget.virtual_size lays out the whole screen when it changes, and a log that grows changes
+    # it on every write: a full layout and re-render of every pane ten times a second (most of
+    # the monitor's CPU in py-spy). Here a longer log repaints only itself; the screen is laid out
+    # again only when the scrollbar appears or goes (watch_virtual_size).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False, repaint=True)
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.entries: deque[Entry | None] = deque(maxlen=self.max_lines)
         self.cursor: int | None = None   # absolute line number (survives pruning); None: the tail
         self._dropped = 0                # lines pruned from the top so far
         self.inspecting = False          # a line is open in the detail pane (esc closes it)
+        self._style: Style | None = None  # this widget's style, until styles change
+        self._strips: LRUCache[str, Strip] = LRUCache(1024)  # line text -> its rendered strip
+
+    def watch_virtual_size(self, before: Size, after: Size) -> None:
+        height = self.scrollable_content_region.height
+        if (before.height > height) != (after.height > height):
+            self.refresh(layout=True)  # the scrollbar shows or hides: the width of the text changes
+        elif self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = after.height  # the thumb shrinks
 
     # -- writing ------------------------------------------------------------------------
     def write_entries(self, lines: Sequence[str], entries: Sequence["Entry | None"]) -> None:
@@ -155,12 +175,38 @@ class LogView(Log):
         self.post_message(self.Inspect(None))
 
     def render_line(self, y: int) -> Strip:
-        strip = super().render_line(y)
+        strip = self._plain_line(y) if self.text_selection is None else super().render_line(y)
         if self.has_focus and self.cursor_line == self.scroll_offset.y + y:
             # post_style: over the line's own background, which apply_style would keep
             cursor = self.get_component_rich_style("log-view--cursor")
             strip = Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
         return strip
+
+    def _plain_line(self, y: int) -> Strip:
+        """What ``Log.render_line`` draws, without its cost per line and frame: ``Log`` looks up
+        the widget's style for every line and renders a line's text again whenever the log
+        scrolls (it caches strips only while text is selected), so a following log re-rendered
+        every visible line ten times a second. Lines come cleaned (no tabs, no escapes)."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        style = self._style
+        if style is None:
+            style = self._style = self.rich_style
+        lines = self.lines
+        index = scroll_y + y
+        if index >= len(lines):
+            return Strip.blank(width, style)
+        line = lines[index]
+        strip = self._strips.get(line)
+        if strip is None:  # plain text in one style: one segment (what Text would render, cheaper)
+            strip = Strip([Segment(line, style)] if line else [], cell_len(line))
+            self._strips.set(line, strip)
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+        self._strips.clear()
 
     def on_focus(self) -> None:
         self.refresh()
