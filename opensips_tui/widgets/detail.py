@@ -40,27 +40,64 @@ def _label(key: str, value: Any = None, leaf: bool = True, limit: int = 300) -> 
     return label
 
 
-def fill_tree(node: TreeNode, value: Any, budget: list[int], limit: int = 300) -> None:
-    """Add ``value``'s members under ``node``, spending at most ``budget[0]`` nodes.
+Planned = tuple[Text, "list[Planned] | None", bool]  # label, children (None: a leaf), expanded
+
+
+def tree_plan(value: Any, budget: list[int], limit: int = 300) -> list[Planned]:
+    """The nodes ``value``'s members make, spending at most ``budget[0]`` nodes.
 
     ``limit``: characters shown of one value (an inspected line shows far more).
     """
+    plan: list[Planned] = []
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, child in items:
         if budget[0] <= 0:
-            node.add_leaf(Text("…", style="dim"))
-            return
+            plan.append((Text("…", style="dim"), None, False))
+            break
         budget[0] -= 1
         key = key if isinstance(key, str) else f"[{key}]"
         if isinstance(child, (dict, list)) and child:
-            fill_tree(node.add(_label(key, leaf=False), expand=True), child, budget, limit)
+            plan.append((_label(key, leaf=False), tree_plan(child, budget, limit), True))
         elif isinstance(child, str) and "\n" in child.strip():
             lines = child.splitlines()
-            sub = node.add(_label(key, f"({len(lines)} lines)"), expand=False)
-            for line in lines[:200]:
-                sub.add_leaf(Text(clean(line, limit=limit), no_wrap=True))
+            plan.append((_label(key, f"({len(lines)} lines)"),
+                         [(Text(clean(line, limit=limit), no_wrap=True), None, False) for line in lines[:200]],
+                         False))
         else:
-            node.add_leaf(_label(key, child, limit=limit))
+            plan.append((_label(key, child, limit=limit), None, False))
+    return plan
+
+
+def plant(node: TreeNode, plan: list[Planned]) -> None:
+    """Add the planned nodes under ``node``."""
+    for label, children, expand in plan:
+        if children is None:
+            node.add_leaf(label)
+        else:
+            plant(node.add(label, expand=expand), children)
+
+
+def fill_tree(node: TreeNode, value: Any, budget: list[int], limit: int = 300) -> None:
+    """Add ``value``'s members under ``node``, spending at most ``budget[0]`` nodes."""
+    plant(node, tree_plan(value, budget, limit))
+
+
+def same_shape(node: TreeNode, plan: list[Planned]) -> bool:
+    """``node``'s children are the planned ones, labels aside."""
+    children = node.children
+    return len(children) == len(plan) and all(
+        child.allow_expand == (sub is not None) and (sub is None or same_shape(child, sub))
+        for child, (_, sub, _) in zip(children, plan))
+
+
+def relabel(node: TreeNode, plan: list[Planned]) -> None:
+    """Give ``node``'s children (of the same shape) the planned labels. A changed label redraws
+    its own line; rebuilding lays out the screen again and folds what the operator unfolded."""
+    for child, (label, sub, _) in zip(node.children, plan):
+        if child.label != label:
+            child.set_label(label)
+        if sub is not None:
+            relabel(child, sub)
 
 
 class DetailPane(Pane):
@@ -211,10 +248,14 @@ class DetailPane(Pane):
             return
         self._payload_seen = view.last_seen
         self._tree_built = now
-        tree.clear()
         params = view.last_params
         if isinstance(params, (dict, list)) and params:
-            fill_tree(tree.root, params, [MAX_NODES])
-        elif view.last_seen is not None:
-            tree.root.add_leaf(_label("params", params if params is not None else "(none)"))
+            plan = tree_plan(params, [MAX_NODES])
+        else:
+            plan = [(_label("params", params if params is not None else "(none)"), None, False)]
+        if same_shape(tree.root, plan):  # the usual case: the same event's next payload
+            relabel(tree.root, plan)
+            return
+        tree.clear()
+        plant(tree.root, plan)
         tree.root.expand()
