@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="events kept for scroll-back and export (default 10000)")
     ui.add_argument("--utc", action="store_const", const=True, help="show times in UTC")
     ui.add_argument("--refresh", type=float, metavar="SECONDS",
-                    help="redraw counters and rates every SECONDS, the log 5x as often "
-                         "(default 0.5; larger is lighter, like top -d)")
+                    help="redraw counters and rates every SECONDS, the log 10x as often "
+                         "(default 1; larger is lighter, like top -d)")
     ui.add_argument("--interval", dest="stats_interval", type=float, metavar="SECONDS",
                     help="seconds between statistics polls on the statistics screen (default 1)")
     ui.add_argument("--profile", help="connection profile from the config file")

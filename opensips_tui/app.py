@@ -5,8 +5,8 @@ posts one :class:`FeedReady`); MI calls run in ``@work(thread=True)`` workers th
 messages; everything else runs on the UI thread.
 
 Redraws are paced for the eye, not for the wire: the log takes new lines at most every
-``refresh / 5`` seconds (10 Hz by default), counters, rates and the detail pane every
-``refresh`` seconds (2 Hz), and only while something arrived or a shown rate is still
+``refresh / 10`` seconds (10 Hz by default), counters, rates and the detail pane every
+``refresh`` seconds (1 Hz), and only while something arrived or a shown rate is still
 decaying. When nothing arrives, no timer runs and nothing is drawn.
 """
 
@@ -37,7 +37,7 @@ from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, Lo
 from .workers import Workers
 
 HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is down)
-LOG_SHARE = 5        # the log may redraw this many times per numbers refresh
+LOG_SHARE = 10       # the log may redraw this many times per numbers refresh
 
 
 class OpenSIPSTUI(Workers, App[None]):

@@ -6,7 +6,7 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     profile = "local"          # the profile used when --profile is not given
     ring_size = 10000          # events kept for scrolling back and export
     utc = false                # log times in UTC instead of local time
-    refresh = 0.5              # seconds between redraws of counters and rates (the log: 5x as often)
+    refresh = 1                # seconds between redraws of counters and rates (the log: 10x as often)
     stats_interval = 1         # seconds between statistics polls (--interval)
     subscribe = ["E_PIKE_BLOCKED"]
 
@@ -82,7 +82,7 @@ class Settings:
     profile: str | None = None
     demo: bool = False
     demo_rate: float = 20.0
-    refresh: float = 0.5       # seconds between redraws of the numbers; the log redraws 5x as often
+    refresh: float = 1.0       # seconds between redraws of the numbers; the log redraws 10x as often
     export_dir: Path = field(default_factory=data_dir)
     stats_interval: float = 1.0                             # seconds between statistics polls
     pins_path: Path = field(default_factory=lambda: data_dir() / "pins.json")

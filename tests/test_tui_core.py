@@ -254,13 +254,13 @@ def test_feed_wakes_the_ui_once_per_drain_on_the_empty_to_non_empty_edge() -> No
 
 
 def test_refresh_from_config_and_command_line(tmp_path, capsys) -> None:
-    """``--refresh SECONDS`` / ``refresh``: how often numbers redraw (the log 5x as often)."""
+    """``--refresh SECONDS`` / ``refresh``: how often numbers redraw (the log 10x as often)."""
     path = tmp_path / "config.toml"
     path.write_text("[tui]\nrefresh = 2\n")
     parse = build_parser().parse_args
     assert settings_from(parse(["--config", str(path)]), {}).refresh == 2.0
     assert settings_from(parse(["--config", str(path), "--refresh", "0.25"]), {}).refresh == 0.25
-    assert resolve({}, tmp_path / "missing.toml").refresh == 0.5
+    assert resolve({}, tmp_path / "missing.toml").refresh == 1.0
     for bad in ("0", '"fast"', "1000", "true"):
         path.write_text(f"[tui]\nrefresh = {bad}\n")
         with pytest.raises(ConfigError, match="refresh: must be a number from 0.1 to 60"):
