@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from opensips.mi import OpenSIPSMI
 from opensips.sim import SimulatedOpenSIPS
+
+# Hypothesis: the same examples on every run (CI must be green every time, and a failure
+# must happen again when rerun), no example database carried between runs. Set
+# HYPOTHESIS_PROFILE=explore to draw new examples; a failure then prints the
+# @reproduce_failure(...) line that replays it.
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture
@@ -49,7 +59,6 @@ def sim36(sim_factory) -> SimulatedOpenSIPS:
 # -- helpers for simulator tests (exposed as fixtures so any test can use them) -------------
 
 import json
-import os
 import select
 import socket
 import threading

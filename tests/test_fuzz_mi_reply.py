@@ -8,6 +8,7 @@ result or an ``OpenSIPSMIException`` subclass, never another exception.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -190,3 +191,24 @@ def test_plain_text_datagram_errors_are_connection_errors() -> None:
     for text in (b"400 Parse_error", b"500 Internal error", b"400 Parse_error\n"):
         with pytest.raises(OpenSIPSMIConnectionError):
             parse_reply(text, 1)
+
+
+@pytest.mark.skipif(os.environ.get("HYPOTHESIS_PROFILE", "deterministic") != "deterministic",
+                    reason="HYPOTHESIS_PROFILE asks for new examples")
+def test_fuzzing_draws_the_same_examples_on_every_run() -> None:
+    """CI must be green every time, and a failure must come back when rerun: tests/conftest.py
+    derandomizes Hypothesis (HYPOTHESIS_PROFILE=explore draws new examples)."""
+
+    def draw() -> list:
+        seen: list = []
+
+        @FAST
+        @given(ids)
+        def probe(value: object) -> None:
+            seen.append(value)
+
+        probe()
+        return seen
+
+    first = draw()
+    assert len(first) > 10 and draw() == first

@@ -4,7 +4,10 @@ One sender thread drains a queue, so a slow subscriber never stalls an MI reques
 order of notifications per subscriber is kept. event_stream keeps one persistent connection per
 subscriber address, writes notifications back to back with no delimiter, drops the connection
 when the peer went away and opens a new one for the next event; events raised while the
-listener is down are lost.
+listener is down are lost. The udp and unix sockets are non-blocking, as event_datagram's: when
+the listener's queue is full (a UNIX socket holds only net.unix.max_dgram_qlen, 10, datagrams)
+sendto() fails with EAGAIN and the event is lost, logged, as OpenSIPS logs "Cannot raise datagram
+event due to 11".
 """
 
 from __future__ import annotations
