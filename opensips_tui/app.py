@@ -33,7 +33,9 @@ from .filters import LogFilter
 from .messages import (EventHighlighted, EventsListed, Exported, FeedReady, FilterChanged,
                        HealthChecked, LineSaved, SubscriptionChanged, ToggleRequested)
 from .safe import clean
+from .subscribe import resolve as resolve_subscribe
 from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, LogView, StatusBar
+from .widgets.help_screen import key_names as help_keys
 from .workers import Workers
 
 HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is down)
@@ -58,6 +60,7 @@ class OpenSIPSTUI(Workers, App[None]):
         Binding("z", "zoom", "Zoom pane", id="zoom", show=False),
         Binding("1", "show_screen('events')", "Events screen", id="screen.events", show=False),
         Binding("2", "show_screen('statistics')", "Statistics screen", id="screen.statistics", show=False),
+        Binding("d", "why", "Connection details", id="why", show=False),
     ]
 
     def __init__(self, settings: Settings, backend: Backend | None = None,
@@ -68,6 +71,9 @@ class OpenSIPSTUI(Workers, App[None]):
         self.backend = backend or Backend(settings, self.feed)
         self.health_every = health_every
         self.wanted: set[str] = set()     # events the operator wants subscribed
+        # --subscribe names and patterns, subscribed once events_list says they exist (see
+        # on_events_listed): a name OpenSIPS does not have never becomes a phantom row.
+        self._asked: list[str] = list(settings.subscribe)
         self._healthy: bool | None = None
         # Pacing (seconds): numbers (counts, rates, sparkline, detail, status) and the log.
         self.numbers_every = settings.refresh
@@ -87,7 +93,8 @@ class OpenSIPSTUI(Workers, App[None]):
             with Vertical(id="right"):
                 yield EventLog(self.feed.ring_size, utc=self.settings.utc, id="log-pane")
                 yield DetailPane(utc=self.settings.utc, id="detail")
-        yield StatusBar(self.backend.target, id="status")
+        why = self.settings.keymap.get("why", "d").split(",")[0].strip()
+        yield StatusBar(self.backend.target, why_key=why, id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,9 +113,7 @@ class OpenSIPSTUI(Workers, App[None]):
         if self.settings.filter:
             self.query_one(FilterBar).value = self.settings.filter
             self._apply_filter(self.settings.filter)
-        for name in self.settings.subscribe:
-            self._request(name, True)
-        self.detail.show(None)
+        self.detail.show(None, hint="Asking OpenSIPS for its events…")
         self.events.focus()
 
     # -- draining the feed -------------------------------------------------------------
@@ -196,25 +201,34 @@ class OpenSIPSTUI(Workers, App[None]):
     def on_health_checked(self, message: HealthChecked) -> None:
         was, self._healthy = self._healthy, message.ok
         detail = message.detail if not message.ok else version_of(message.detail)
-        self.status.set(health=message.ok, health_detail=detail, listen=self.backend.listen_address)
+        self.status.set(health=message.ok, health_detail=detail, listen=self.backend.listen_address,
+                        target=message.target or self.status.target)
         if message.ok != was:
             self._show_states()
         if message.restarted:  # up again already: look again soon to show it, once resubscribed
             self.notify(clean(message.detail), severity="warning", markup=False)
             self.set_timer(1.0, self._check_health)
         if message.ok and was is False:
-            self._list_events()
-            for name in sorted(self.wanted):
-                if not self.events.is_subscribed(name):
-                    self._request(name, True)
+            self._list_events()  # and resubscribe what is wanted, once it answers
 
     def on_events_listed(self, message: EventsListed) -> None:
         if message.names is None:
             self.events.set_error(message.error or "")
             self.notify(f"events_list failed: {clean(message.error)}", severity="error", markup=False)
+            if self.events.current is None:  # nothing to highlight: say why instead of asking to
+                self.detail.show(None, hint=f"No events list: MI unreachable ({self.status.why_key}: why)")
         else:
             first_time, self._listed = not self._listed, True
             self.events.set_events(message.names)
+            if self._asked:
+                asked, self._asked = resolve_subscribe(self._asked, message.names), []
+                for problem in asked.problems:
+                    self.notify(clean(problem), title="--subscribe", severity="error", markup=False,
+                                timeout=15)
+                self.wanted.update(asked.events)
+            for name in [n for n in message.names if n in self.wanted]:
+                if not self.events.is_subscribed(name):
+                    self._request(name, True)
             wanted = [n for n in message.names if n in self.wanted]
             if first_time and wanted:  # start on something that will show data
                 self.events.highlighted = self.events.names.index(wanted[0])
@@ -313,6 +327,15 @@ class OpenSIPSTUI(Workers, App[None]):
     def action_export(self) -> None:
         self._export(self.feed.entries())
 
+    def action_why(self) -> None:
+        """The whole connection story in one toast: the status bar only has room for a word."""
+        status = self.status
+        health = {None: "connecting", True: "up", False: "DOWN"}[status.health]
+        lines = [f"MI {clean(status.target)}: {health}", clean(status.health_detail),
+                 f"events listener: {clean(status.listen) if status.listen else 'not started'}"]
+        self.notify("\n".join(lines), title="Connection", markup=False, timeout=15,
+                    severity="error" if status.health is False else "information")
+
     def action_refresh(self) -> None:
         self._list_events()
         self._check_health()
@@ -350,11 +373,15 @@ class OpenSIPSTUI(Workers, App[None]):
         self.backend.close()  # however the app ends (also Pilot tests): nothing left subscribed
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        builtin = list(super().get_system_commands(screen))
+        yield from builtin
+        taken = {command.title for command in builtin}  # Textual's own "Quit" is ours too
         for binding in [*self.BINDINGS, *EventsList.BINDINGS]:
-            if isinstance(binding, Binding) and binding.id != "quit_ctrl_c":
+            if isinstance(binding, Binding) and binding.id != "quit_ctrl_c" \
+                    and binding.description not in taken:
                 target = self.events if binding in EventsList.BINDINGS else self
-                yield SystemCommand(binding.description, f"key: {binding.key}",
+                keys = help_keys(self, binding, self.settings.keymap)
+                yield SystemCommand(binding.description, f"key: {keys}",
                                     partial(target.run_action, binding.action))
 
 

@@ -52,6 +52,11 @@ class Backend:
         self._closer: threading.Thread | None = None
         self.target = self._describe_target()
 
+    def current_target(self) -> str:
+        """Where calls go now (a FIFO connector says which of its two FIFOs exists)."""
+        self.target = self._describe_target()
+        return self.target
+
     def _describe_target(self) -> str:
         try:
             return self._client().target

@@ -32,13 +32,15 @@ class SubscriptionChanged(Message):
 
 
 class HealthChecked(Message):
-    """A periodic MI probe: reachable or not (and why); ``restarted``: since the last probe."""
+    """A periodic MI probe: reachable or not (and why); ``restarted``: since the last probe;
+    ``target``: where the calls went (e.g. the fallback FIFO once that is the one in use)."""
 
-    def __init__(self, ok: bool, detail: str, restarted: bool = False) -> None:
+    def __init__(self, ok: bool, detail: str, restarted: bool = False, target: str | None = None) -> None:
         super().__init__()
         self.ok = ok
         self.detail = detail
         self.restarted = restarted
+        self.target = target
 
 
 class ToggleRequested(Message):

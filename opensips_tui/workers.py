@@ -32,11 +32,14 @@ class Workers:
     @work(thread=True, group="mi-health", exclusive=True)
     def _check_health(self) -> None:
         try:
-            self.post_message(HealthChecked(True, self.backend.ping()))
+            server = self.backend.ping()
         except Restarted as exc:
-            self.post_message(HealthChecked(False, str(exc), restarted=True))
+            self.post_message(HealthChecked(False, str(exc), restarted=True,
+                                            target=self.backend.current_target()))
         except BackendError as exc:
-            self.post_message(HealthChecked(False, str(exc)))
+            self.post_message(HealthChecked(False, str(exc), target=self.backend.current_target()))
+        else:
+            self.post_message(HealthChecked(True, server, target=self.backend.current_target()))
 
     @work(thread=True, group="mi-list", exclusive=True)
     def _list_events(self) -> None:

@@ -43,14 +43,15 @@ async def test_toggle_subscribes_and_unsubscribes(sim, tmp_path) -> None:
 
 
 @run
-async def test_failed_subscribe_says_why_and_stays_unchecked(sim, tmp_path) -> None:
-    app = make_app(sim, tmp_path, subscribe=["E_NO_SUCH_EVENT"])
+async def test_unknown_subscribe_says_why_and_leaves_no_row(sim, tmp_path) -> None:
+    app = make_app(sim, tmp_path, subscribe=["E_NO_SUCH_EVENT", "e_core_log", "E_PIKE_BLOCKED"])
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app._notifications and app.events.states.get("E_NO_SUCH_EVENT") is None,
-                    "failure notification", tries=200)
+        await subscribed(pilot, app, "E_PIKE_BLOCKED")
         text = " ".join(n.message for n in app._notifications)
-        assert "E_NO_SUCH_EVENT" in text and "failed" in text
-        assert not live(sim)
+        assert "E_NO_SUCH_EVENT: not an event on this OpenSIPS" in text
+        assert "e_core_log: not an event on this OpenSIPS; did you mean E_CORE_LOG?" in text
+        assert "E_NO_SUCH_EVENT" not in app.events.names and "e_core_log" not in app.events.names
+        assert app.wanted == {"E_PIKE_BLOCKED"} and [s["event"] for s in live(sim)] == ["E_PIKE_BLOCKED"]
 
 
 @run

@@ -8,6 +8,9 @@ import threading
 import pytest
 from textual.widgets import Static, Tree
 
+from opensips_tui.app import OpenSIPSTUI
+from opensips_tui.config import Settings
+from opensips_tui.feed import format_time
 from tests.tui_pilot import log_lines, make_app, run, until
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -123,3 +126,86 @@ async def test_cursor_at_the_tail_keeps_following(sim, tmp_path, size) -> None:
         app.feed.push("E_X", {"jsonrpc": "2.0", "method": "E_X", "params": {"i": 61}})
         await until(pilot, lambda: app.log_pane.unseen == 1, "counted as unseen")
         assert log.current is held and held.params == {"i": 59}
+
+
+def _row(widget, y: int = 0) -> str:
+    return "".join(segment.text for segment in widget.render_line(y))
+
+
+def _status_row(app) -> str:
+    return _row(app.status)
+
+
+@SIZES
+@run
+async def test_mi_down_status_cut_reason_a_key_away_calm_detail(sim, tmp_path, size) -> None:
+    sim.stop()
+    app = make_app(sim, tmp_path, health_every=0.3)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.status.health is False, "DOWN", tries=200)
+        await pilot.pause()
+        row = _status_row(app)
+        assert len(row) == size[0] - 2 and "DOWN (d: why)" in row   # padding 0 1
+        assert row.rstrip().endswith("…") and "listen -" in row      # cut, not wrapped after "listen"
+        summary = app.query_one("#summary", Static)             # no "Highlight an event" over an empty list
+        await until(pilot, lambda: "No events list: MI unreachable (d: why)" in _row(summary), "why")
+        spark = app.query_one("#spark")                         # and a flat line, not a full-height bar
+        assert "█" not in _row(spark) and set(_row(spark).strip()) <= {"▁"}
+        app.clear_notifications()
+        await pilot.press("d")
+        told = " ".join(n.message for n in app._notifications)
+        assert app.status.health_detail in told and sim.http_url in told and "DOWN" in told
+
+
+@run
+async def test_status_names_the_fallback_fifo_once_it_is_the_one_in_use(sim_factory, tmp_path) -> None:
+    missing, fallback = str(tmp_path / "no-such-fifo"), str(tmp_path / "fallback_fifo")
+    settings = Settings(conn="fifo", mi={"fifo_file": missing, "fifo_file_fallback": fallback,
+                                         "fifo_reply_dir": str(tmp_path)},
+                        event={"listen_ip": "127.0.0.1"}, export_dir=tmp_path / "exports")
+    app = OpenSIPSTUI(settings, health_every=0.3)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status.health is False, "DOWN: no FIFO yet", tries=200)
+        assert app.status.target == f"fifo:{missing}"
+        sim_factory(fifo_path=fallback, fifo_reply_dir=str(tmp_path), http=False, datagram=False,
+                    datagram_unix=False)                # OpenSIPS comes up on the fallback FIFO
+        await until(pilot, lambda: app.status.health is True, "up over the fallback", tries=200)
+        assert app.status.target == f"fifo:{fallback}" and f"fifo:{fallback}"[-40:] in _status_row(app)
+
+
+@run
+async def test_palette_names_keys_as_shown_and_lists_quit_once(sim, tmp_path) -> None:
+    app = make_app(sim, tmp_path, keymap={"pause": "p,f5"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        commands = list(app.get_system_commands(app.screen))
+        titles = [c.title for c in commands]
+        assert titles.count("Quit") == 1
+        helps = {c.title: c.help for c in commands}
+        assert helps["Filter"] == "key: /" and helps["Help"] == "key: ?" and helps["Pause"] == "key: p, f5"
+        assert not any("slash" in h or "question_mark" in h for h in helps.values())
+
+
+@SIZES
+@run
+async def test_detail_summary_shows_the_last_time_at_80_columns(sim, tmp_path, size) -> None:
+    app = make_app(sim, tmp_path, subscribe=["E_PIKE_BLOCKED"], utc=True)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.events.states.get("E_PIKE_BLOCKED") == "active", "subscription")
+        sim.raise_event("E_PIKE_BLOCKED", {"ip": "203.0.113.7"})
+        await until(pilot, lambda: app.feed.view("E_PIKE_BLOCKED").count == 1, "one event")
+        view = app.feed.view("E_PIKE_BLOCKED")
+        last = format_time(view.last_seen, utc=True, millis=False)
+        summary = app.query_one("#summary", Static)
+        await until(pilot, lambda: "1 events" in _row(summary), "summary")
+        assert f"–{last}" in _row(summary) and "…" not in _row(summary)
+
+
+@SIZES
+@run
+async def test_filter_text_is_shown_escaped_in_the_border(sim, tmp_path, size) -> None:
+    app = make_app(sim, tmp_path, filter="\x1b[2J\u202e[bold]x")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "filter: \\x1b[2J\\u202e" in str(app.log_pane.border_subtitle)
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "\x1b" not in screen and "\u202e" not in screen and "filter: \\x1b[2J" in screen

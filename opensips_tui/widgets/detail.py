@@ -125,7 +125,7 @@ class DetailPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
-        yield Sparkline([0], id="spark")
+        yield Sparkline([], id="spark")
         with Horizontal():
             tree: Tree[None] = Tree(Text("last payload"), id="payload")
             tree.show_root = False
@@ -140,14 +140,16 @@ class DetailPane(Pane):
         self._values = self.query_one("#values", Static)
         self._tree = self.query_one("#payload", Tree)
 
-    def show(self, view: StatsView | None) -> None:
-        """Render ``view`` (``None``: nothing highlighted); ignored while a line is inspected."""
+    def show(self, view: StatsView | None, hint: str = "Highlight an event in the list") -> None:
+        """Render ``view`` (``None``: nothing highlighted, ``hint`` says what to do); ignored
+        while a line is inspected."""
         if self.inspected is not None:
             return
         if view is None:
             self.event = None
             self._title("Detail")
-            self._update(self._summary_w, Text("Highlight an event in the list", style="dim"))
+            self._update(self._summary_w, Text(hint, style="dim", no_wrap=True, overflow="ellipsis"))
+            self._spark.data = []  # a flat line, not one full-height bar of a single 0
             return
         if view.name != self.event:
             self.event = view.name
@@ -220,8 +222,9 @@ class DetailPane(Pane):
         out.append(" events  ")
         out.append(f"{view.rate:.1f}/s", style="bold cyan")
         if view.first_seen is not None and view.last_seen is not None:
-            out.append(f"  first {format_time(view.first_seen, self.utc, millis=False)}")
-            out.append(f"  last {format_time(view.last_seen, self.utc, millis=False)}")
+            # "seen first–last": fits the 44 columns the pane has at 80 (first/last labels did not)
+            out.append(f"  seen {format_time(view.first_seen, self.utc, millis=False)}")
+            out.append(f"–{format_time(view.last_seen, self.utc, millis=False)}")
         else:
             out.append("  nothing received yet", style="dim")
         return out

@@ -14,12 +14,16 @@ from ..safe import clean
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar {
+        height: 1; background: $panel; color: $text; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;   /* one row, cut with "…", never wrapped */
+    }
     """
 
-    def __init__(self, target: str, **kwargs) -> None:
+    def __init__(self, target: str, why_key: str = "d", **kwargs) -> None:
         super().__init__(**kwargs)
         self.target = target
+        self.why_key = why_key  # the key that tells the whole DOWN reason
         self.health: bool | None = None
         self.health_detail = "connecting"
         self.listen: str | None = None
@@ -51,10 +55,12 @@ class StatusBar(Static):
             out.append("● ", style="yellow")
         else:
             out.append("● ", style="green" if self.health else "bold red")
-        out.append(clean(self.target, limit=48))
+        target = clean(self.target)
+        # A long FIFO path or URL: its end says more than its start (which FIFO, which host).
+        out.append(target if len(target) <= 48 else "…" + target[-47:])
         down = self.health is False
         # DOWN's reason is long: it goes last, so states and rate stay visible at 80 columns.
-        out.append(" DOWN" if down else " " + clean(self.health_detail, limit=40),
+        out.append(f" DOWN ({self.why_key}: why)" if down else " " + clean(self.health_detail, limit=40),
                    style="bold red" if down else "")
         counts: dict[str, int] = {}
         for state in self.states.values():
@@ -70,7 +76,7 @@ class StatusBar(Static):
         out.append("listen " + clean(self.listen, limit=40) if self.listen else "listen -")
         if down:
             out.append(" │ ", style="dim")
-            out.append(clean(self.health_detail, limit=80), style="bold red")
+            out.append(clean(self.health_detail), style="bold red")  # whole: cut by the width only
         if self.note:
             out.append(" │ ", style="dim")
             out.append(clean(self.note, limit=60), style="bold")
