@@ -309,6 +309,24 @@ def test_refresher_survives_any_exception_and_says_so(sim, handlers, caplog) -> 
     real.close()
 
 
+def test_refresher_killed_fails_its_subscriptions_loudly(sim, handlers, caplog) -> None:
+    """Even what ends a thread (here SystemExit from a custom connector) leaves a trace and a state."""
+    real = OpenSIPSMI("http", **sim.mi_kwargs("http"))
+    flaky = FlakyMI(real)
+    h = OpenSIPSEventHandler(flaky, "datagram", ip="127.0.0.1", refresh_interval=0.2, permanent_expire=2,
+                             watch_interval=0)
+    handlers.append(h)
+    ev = h.subscribe("E_MY_CUSTOM", Sink())
+    with caplog.at_level(logging.ERROR, logger="opensips.event"):
+        flaky.fail_next = SystemExit(3)
+        assert wait_until(lambda: ev.state == "failed", 5)
+    assert isinstance(ev.last_error, SystemExit)
+    assert any(r.exc_info and isinstance(r.exc_info[1], SystemExit) for r in caplog.records)
+    assert wait_until(lambda: not live(sim, ev.socket), 3)  # OpenSIPS told to stop sending
+    assert h.listener is None
+    real.close()
+
+
 # -- restarts ------------------------------------------------------------------------------
 @pytest.mark.parametrize("transport", ["datagram", "stream"])
 def test_quick_restart_is_healed_within_seconds_not_a_refresh_interval(sim, mi, handlers, transport) -> None:
