@@ -464,10 +464,12 @@ class OpenSIPSEventHandler:
         """The expiry that covers every one of ``subs`` (0: none left, i.e. unsubscribe)."""
         if not subs:
             return 0
-        if any(s.expires is None for s in subs):
-            return self.permanent_expire
-        return max(1, max(s.expires if s._deadline is None else math.ceil(s._deadline - now)
-                          for s in subs))
+        left = []
+        for s in subs:
+            if s.expires is None:
+                return self.permanent_expire
+            left.append(s.expires if s._deadline is None else math.ceil(s._deadline - now))
+        return max(1, *left)
 
     def _sync(self, event: str, sock: str | None) -> list[OpenSIPSEvent]:
         """Tell OpenSIPS what we want of ``event`` on ``sock`` now; the caller holds _mi_lock.
