@@ -122,7 +122,7 @@ def test_unsubscribe_racing_subscribe_ends_with_both_views_agreeing(sim, mi, han
     keep = h.subscribe("E_PIKE_BLOCKED", Sink())  # keeps the socket (and its string) the same
     sock = keep.socket
     bad = []
-    for n in range(150):
+    for n in range(400):
         first = h.subscribe("E_MY_CUSTOM", Sink())
         box: dict = {}
         run_threads(lambda i: first.unsubscribe() if i == 0 else box.setdefault(
