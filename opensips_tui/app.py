@@ -302,6 +302,7 @@ class OpenSIPSTUI(Workers, App[None]):
             ("Filter input", FilterBar.BINDINGS),
             ("Log (a cursor over the lines)", [*LogView.BINDINGS,
                                                Binding("left,right", "scroll_right", "Long lines sideways")]),
+            ("Statistics screen (2)", [*screens.StatisticsScreen.BINDINGS, *screens.StatsTable.BINDINGS]),
             ("Panes", [Binding("tab", "focus_next", "Next pane"),
                        Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))

@@ -39,6 +39,13 @@ async def _open(pilot) -> StatisticsScreen:
     return _stats(pilot.app)
 
 
+class Quiet:
+    """An OpenSIPS with no statistics at all."""
+
+    def execute(self, cmd, params=None):
+        return {}
+
+
 def _rated(screen: StatisticsScreen) -> bool:
     s = screen.sample
     return s is not None and s.rates.get("core:rcv_requests") is not None
@@ -181,3 +188,21 @@ async def test_cursor_keys_skip_group_rows_and_the_sparkline_follows(tmp_path, s
         assert table.current is not None and table.current != table.names[-1]
         await pilot.pause()
         assert screen._spark_name == table.current
+
+
+@run
+async def test_help_lists_the_statistics_keys(tmp_path, sim):
+    from opensips_tui.widgets import HelpScreen
+
+    app = make_app(sim, tmp_path, pins_path=tmp_path / "pins.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.install_screen(StatisticsScreen(Quiet(), interval=3600), name="statistics")
+        await _open(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        for words in ("Statistics screen (2)", "stats.pin", "Next statistic", "stats.filter", "screen.statistics"):
+            assert words in text, words
+        await pilot.press("escape")
+        assert isinstance(app.screen, StatisticsScreen)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..widgets.stats_table import StatsTable
 from .statistics import StatisticsScreen
 
-__all__ = ["StatisticsScreen", "SCREENS", "show", "make_statistics"]
+__all__ = ["StatisticsScreen", "StatsTable", "SCREENS", "show", "make_statistics"]
 
 # name -> (key, palette description)
 SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics")}

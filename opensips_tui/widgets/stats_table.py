@@ -38,11 +38,12 @@ class StatsTable(ScrollView, can_focus=True):
     StatsTable > .stats-table--group { text-style: bold; color: $text-accent; }
     StatsTable > .stats-table--pin { color: $warning; text-style: bold; }
     """
-    # cursor keys: (key, action), none shown in the footer
-    _MOVES = (("up", "move(-1)"), ("down", "move(1)"), ("pageup", "page(-1)"), ("pagedown", "page(1)"),
-              ("home", "move(-1000000)"), ("end", "move(1000000)"))
+    # cursor keys: (key, action, what it does), none shown in the footer
+    _MOVES = (("up", "move(-1)", "Previous statistic"), ("down", "move(1)", "Next statistic"),
+              ("pageup", "page(-1)", "Page up"), ("pagedown", "page(1)", "Page down"),
+              ("home", "move(-1000000)", "First statistic"), ("end", "move(1000000)", "Last statistic"))
     BINDINGS = [
-        *(Binding(key, action, key, show=False) for key, action in _MOVES),
+        *(Binding(key, action, text, show=False) for key, action, text in _MOVES),
         Binding("space", "pin", "Pin", id="stats.pin"),
         Binding("enter", "pin", "Pin", show=False, id="stats.pin_enter"),
     ]
