@@ -143,3 +143,16 @@ def test_a_full_disk_is_one_line_and_status_1(sim):
         proc = subprocess.run(command() + ["--url", sim.http_url, "-c", "1"], stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=30)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "cannot write" in proc.stderr
+
+
+def test_mi_settings_from_the_environment_like_opensips_mi(sim, capsys, monkeypatch):
+    monkeypatch.setenv("OPENSIPS_MI_URL", sim.http_url)
+    code, out, err = run(["-c", "1", "--json", "core:rcv_requests"], capsys)
+    assert code == 0 and err == "" and json.loads(out)["stats"]["core:rcv_requests"]["value"] == 0
+    host, port = sim.datagram_addr
+    monkeypatch.delenv("OPENSIPS_MI_URL")
+    monkeypatch.setenv("OPENSIPS_MI_TYPE", "datagram")
+    monkeypatch.setenv("OPENSIPS_MI_IP", host)
+    monkeypatch.setenv("OPENSIPS_MI_PORT", str(port))
+    code, out, _ = run(["-c", "1", "--json", "shmem:total_size"], capsys)
+    assert code == 0 and json.loads(out)["stats"]["shmem:total_size"]["kind"] == "gauge"
