@@ -90,6 +90,8 @@ class StatisticsScreen(Screen):
         self.sample: Sample | None = None      # the last good poll
         self.down: Sample | None = None        # the last poll, when it failed
         self.paused = False
+        self.restarts = 0                      # restarts seen (counters went back to zero)
+        self._note = ""                        # the headline's subtitle when not paused
         self._filter = name_filter("")
         self._spark_name: str | None = None
 
@@ -139,6 +141,11 @@ class StatisticsScreen(Screen):
         sample = message.sample
         if sample.up:
             self.sample, self.down = sample, None
+            if sample.restarted:
+                self.restarts += 1
+                self._note = time.strftime("OpenSIPS restarted at %H:%M:%S", time.localtime(sample.wall))
+                if not self.paused:
+                    self.headline.border_subtitle = self._note
         else:
             self.down = sample
         if not self.paused:
@@ -212,7 +219,7 @@ class StatisticsScreen(Screen):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        self.headline.border_subtitle = "paused (p resumes)" if self.paused else ""
+        self.headline.border_subtitle = "paused (p resumes)" if self.paused else self._note
         if not self.paused:
             self._show()
 
