@@ -113,7 +113,8 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         pass
     loud_interrupts(previous)  # sockets and subscriptions from here on: clean up on Ctrl+C
 
-    notes: queue.Queue = queue.Queue()
+    # SimpleQueue: put/get in C, no Python-level condition per event (the listener's hot path).
+    notes: queue.SimpleQueue = queue.SimpleQueue()
     handler = None
     try:
         try:
@@ -134,24 +135,38 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         warned = 0.0
         while True:
             try:
-                name, msg = notes.get(timeout=0.2)
+                batch = [notes.get(timeout=0.2)]
             except queue.Empty:
                 if all(s.state == "expired" for s in subs):
                     return 0
                 continue
-            if msg is None:
-                if all(s.state == "expired" for s in subs):
-                    return 0
-                sub = next((s for s in subs if s.event == name), None)
-                if sub is not None and sub.state != "expired" and time.monotonic() - warned > 1:
-                    warned = time.monotonic()
-                    sys.stderr.write(f"{PROG}: warning: 10 unparsable notifications in a row\n")
-                continue
-            problem = write_stdout(_line(msg) + "\n")
-            if problem:
-                return fail(PROG, problem)
-            printed += 1
-            if args.count is not None and printed >= args.count:
+            while len(batch) < 256:  # what queued meanwhile goes out in one write and one flush
+                try:
+                    batch.append(notes.get_nowait())
+                except queue.Empty:
+                    break
+            lines: list[str] = []
+            done = False
+            for name, msg in batch:
+                if msg is None:
+                    if all(s.state == "expired" for s in subs):
+                        done = True
+                        break
+                    sub = next((s for s in subs if s.event == name), None)
+                    if sub is not None and sub.state != "expired" and time.monotonic() - warned > 1:
+                        warned = time.monotonic()
+                        sys.stderr.write(f"{PROG}: warning: 10 unparsable notifications in a row\n")
+                    continue
+                lines.append(_line(msg) + "\n")
+                printed += 1
+                if args.count is not None and printed >= args.count:
+                    done = True
+                    break
+            if lines:
+                problem = write_stdout("".join(lines))
+                if problem:
+                    return fail(PROG, problem)
+            if done:
                 return 0
     except KeyboardInterrupt:
         return 0

@@ -25,12 +25,21 @@ def _escape(match: Any) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def safe_json(value: Any, **options: Any) -> str:
-    """``json.dumps(value, ensure_ascii=False, **options)`` with unsafe characters ``\\u``-escaped."""
-    import json
-    import re
+_unsafe_sub: Any = None  # re.compile(_UNSAFE).sub, made at first use (re is not loaded at start-up)
 
-    return re.sub(_UNSAFE, _escape, json.dumps(value, ensure_ascii=False, **options))
+
+def safe_json(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)`` with unsafe characters ``\\u``-escaped.
+
+    Called once per notification by ``opensips-event``: the pattern is compiled once."""
+    global _unsafe_sub
+    import json
+
+    if _unsafe_sub is None:
+        import re
+
+        _unsafe_sub = re.compile(_UNSAFE).sub
+    return _unsafe_sub(_escape, json.dumps(value, ensure_ascii=False, **options))
 
 
 def _utf16_escape(match: Any) -> str:
