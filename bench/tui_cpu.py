@@ -386,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                                           if v >= 0.1)
                   + f"; waited for a CPU {r['waited']:.1f}%", flush=True)
     print(f"\n| events/s reaching the TUI ({args.size}) | TUI CPU, % of one core: median (min-max) | "
-          "key to screen: median / p95 |")
-    print("| ---: | ---: | ---: |")
+          "key to screen: median / p95 | waited for a CPU, % |")
+    print("| ---: | ---: | ---: | ---: |")
     for name in names:
         rs = results[name]
         cpu = [r["cpu"] for r in rs]
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         lat = [x for r in rs for x in r["lat"] if x != float("inf")]
         print(f"| {ev:,.0f} ({name}) | {statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) | "
               f"{1000 * statistics.median(lat) if lat else float('nan'):.0f} ms / "
-              f"{1000 * pct(lat, 0.95):.0f} ms |")
+              f"{1000 * pct(lat, 0.95):.0f} ms | {statistics.median(r['waited'] for r in rs):.0f} |")
     if args.py_spy:
         for path in sorted(Path(args.py_spy).glob(f"{args.size}-*.txt")):
             print(f"\n## py-spy {path.name}\n{summarize_raw(path)}")
