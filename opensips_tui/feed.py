@@ -124,7 +124,7 @@ class Feed:
                 self._arrived += 1
                 self._touched.add(event)
                 log_filter = self._filter
-                if not log_filter.active or log_filter.matches(entry.search_text):
+                if not log_filter.active or log_filter.matches(entry.search_text, entry.params):
                     self._matched += 1
                     self._pending.append(entry)
             signal, self._signalled = not self._signalled, True
@@ -176,7 +176,7 @@ class Feed:
             self._pending.clear()
             self._matched = 0
             ring = list(self._ring)
-        return [e for e in ring if log_filter.matches(e.search_text)] if log_filter.active else ring
+        return [e for e in ring if log_filter.matches(e.search_text, e.params)] if log_filter.active else ring
 
     @property
     def filter(self) -> LogFilter:
@@ -188,7 +188,7 @@ class Feed:
             ring = [e for e in self._ring if e.seq > since_seq]
         if not self._filter.active:
             return ring
-        return [e for e in ring if self._filter.matches(e.search_text)]
+        return [e for e in ring if self._filter.matches(e.search_text, e.params)]
 
     def clear(self) -> None:
         """Forget the ring (the log and the export start empty); counters stay."""

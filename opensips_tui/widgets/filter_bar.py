@@ -23,7 +23,7 @@ class FilterBar(Input):
     def __init__(self, **kwargs) -> None:
         # compact: one row and no border, also when focused (Input's :focus rule
         # would otherwise bring back a tall border and hide the text row).
-        super().__init__(placeholder="filter: words in event name/params, -word excludes",
+        super().__init__(placeholder="filter: words, key=value, key~regex, key>N, -term excludes",
                          compact=True, **kwargs)
 
     def open(self) -> None:
