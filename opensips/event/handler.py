@@ -678,6 +678,7 @@ class OpenSIPSEventHandler:
 _open: "weakref.WeakSet[OpenSIPSEventHandler]" = weakref.WeakSet()
 _open_lock = threading.Lock()
 EXIT_BUDGET = 1.0   # seconds a process may spend withdrawing subscriptions at exit
+EXIT_NETWORK_WAIT = 0.5   # of which at most this waiting for OpenSIPS; the rest is for the interpreter
 
 
 def _track(handler: OpenSIPSEventHandler) -> None:
@@ -696,7 +697,7 @@ def _close_all_at_exit() -> None:
     answered by the deadline is left to lapse, but the listening sockets (and
     their files) are always closed here, without waiting for the network.
     """
-    deadline = time.monotonic() + EXIT_BUDGET * 0.8
+    deadline = time.monotonic() + EXIT_NETWORK_WAIT
     with _open_lock:
         handlers = [h for h in _open if not h._closed or h._listener is not None]
     threads = [threading.Thread(target=h.close, name="opensips-event-exit", daemon=True) for h in handlers]
