@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _sender import free_port, udp_drops  # noqa: E402
+from _sender import free_port, stop, udp_drops  # noqa: E402
 from event_throughput import SENDER, templates  # noqa: E402
 
 from opensips.sim import SimulatedOpenSIPS  # noqa: E402
@@ -172,12 +171,7 @@ def run_one(kind: str, sim: SimulatedOpenSIPS, tmpl: list[dict], count: int, rat
             delivered = int(lines.last)
         drops = udp_drops(port) or 0
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc)
     return {"kind": kind, "sent": sent, "dropped": drops, "delivered": delivered,
             "us": cpu / delivered * 1e6 if delivered else float("nan")}
 
