@@ -93,6 +93,37 @@ def test_expires_ends_the_program(sim) -> None:
         {"jsonrpc": "2.0", "method": "E_MY_CUSTOM", "params": {"n": 1}}]
 
 
+# The child replaces its listener's socket with /dev/null once told to (a receive error, as when
+# the kernel takes the socket away), then runs the real CLI.
+_SABOTEUR = """
+import gc, os, sys, threading, time
+from opensips.cli import event
+from opensips.event import OpenSIPSEventHandler
+
+def sabotage(flag):
+    while not os.path.exists(flag):
+        time.sleep(0.02)
+    handler = next(o for o in gc.get_objects() if isinstance(o, OpenSIPSEventHandler))
+    os.dup2(os.open(os.devnull, os.O_RDONLY), handler.listener.sock.fileno())
+
+threading.Thread(target=sabotage, args=(sys.argv[1],), daemon=True).start()
+sys.exit(event.main(sys.argv[2:]))
+"""
+
+
+def test_listener_failure_ends_the_program_with_the_reason(sim, tmp_path) -> None:
+    """A listener that dies cannot hear anything again: exit 1 with one line, not a deaf wait."""
+    flag = tmp_path / "go"
+    proc = subprocess.Popen([sys.executable, "-c", _SABOTEUR, str(flag), "--url", sim.http_url, "E_MY_CUSTOM"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    wait_subscribed(sim, proc, {"E_MY_CUSTOM"})
+    flag.touch()
+    code, out, err = finish(proc, timeout=10)
+    assert code == 1, err
+    assert "opensips-event: error: listening for E_MY_CUSTOM failed:" in err and "Traceback" not in err
+    assert not [s for s in sim.subscribers() if s["event"] == "E_MY_CUSTOM" and s["expire"]]
+
+
 def test_unix_socket_listener(sim) -> None:
     d = tempfile.mkdtemp(prefix="cli-")
     path = os.path.join(d, "ev.sock")
@@ -110,7 +141,7 @@ def test_unix_socket_listener(sim) -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown_event", "unreachable", "bad_flag", "stream_with_socket_path",
-                                  "bad_count"])
+                                  "bad_count", "huge_expires"])
 def test_errors_are_one_line_without_traceback(sim, case: str) -> None:
     argv, want_code, want = {
         "unknown_event": (["--url", sim.http_url, "E_NO_SUCH_EVENT"], 1, "E_NO_SUCH_EVENT"),
@@ -120,6 +151,7 @@ def test_errors_are_one_line_without_traceback(sim, case: str) -> None:
         "stream_with_socket_path": (["--transport", "stream", "--socket-path", "/tmp/x.sock", "E"], 2,
                                     "--socket-path"),
         "bad_count": (["--count", "0", "E_MY_CUSTOM"], 2, "--count"),
+        "huge_expires": (["--expires", "1" + "0" * 30, "E_MY_CUSTOM"], 2, "--expires"),
     }[case]
     code, out, err = finish(start(argv))
     assert code == want_code, err

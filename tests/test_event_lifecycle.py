@@ -298,6 +298,21 @@ def test_callback_calling_sys_exit_fails_the_subscription_loudly(sim, mi, handle
     assert not live(sim, sock)
 
 
+def test_listener_whose_socket_fails_fails_its_subscriptions_loudly(sim, mi, handlers, caplog) -> None:
+    """A receive error that ends the listener (here its socket closed under it) is a ``failed``
+    subscription and an unsubscribe, not an "active" one that hears nothing."""
+    h = OpenSIPSEventHandler(mi, "datagram", ip="127.0.0.1", refresh_interval=0.2, permanent_expire=2)
+    handlers.append(h)
+    ev = h.subscribe("E_MY_CUSTOM", Sink())
+    assert live(sim, ev.socket)
+    with caplog.at_level(logging.ERROR, logger="opensips.event"):
+        h.listener.sock.close()
+        assert wait_until(lambda: ev.state == "failed", 5)
+    assert isinstance(ev.last_error, OSError)
+    assert any("listener stops" in r.getMessage() or "died" in r.getMessage() for r in caplog.records)
+    assert wait_until(lambda: not live(sim, ev.socket), 3), "OpenSIPS still sends to a dead address"
+
+
 def test_refresher_survives_any_exception_and_says_so(sim, handlers, caplog) -> None:
     real = OpenSIPSMI("http", **sim.mi_kwargs("http"))
     flaky = FlakyMI(real)

@@ -27,6 +27,10 @@ from .interrupts import loud_interrupts, run_main, silence_stdout
 PROG = "opensips-event"
 
 
+# OpenSIPS reads a subscription's expire as a C int: anything larger is not a longer subscription.
+MAX_EXPIRES = 2**31 - 1
+
+
 def build_parser() -> Any:
     from .args import Parser, add_mi_arguments
 
@@ -95,8 +99,8 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         return fail(PROG, "give at least one EVENT (e.g. E_PIKE_BLOCKED)", 2)
     if args.count is not None and args.count < 1:
         return fail(PROG, "--count must be at least 1", 2)
-    if args.expires is not None and args.expires < 1:
-        return fail(PROG, "--expires must be at least 1 second", 2)
+    if args.expires is not None and not 1 <= args.expires <= MAX_EXPIRES:
+        return fail(PROG, f"--expires must be from 1 to {MAX_EXPIRES} seconds", 2)
     if args.socket_path and args.transport == "stream":
         return fail(PROG, "--socket-path is for --transport datagram (stream is TCP)", 2)
     if not 0 <= args.listen_port <= 65535:
@@ -139,6 +143,10 @@ def _main(argv: list[str] | None, previous: Any) -> int:
             except queue.Empty:
                 if all(s.state == "expired" for s in subs):
                     return 0
+                dead = [s for s in subs if s.state == "failed"]
+                if dead and all(s.state in ("expired", "failed") for s in subs):
+                    # nothing can arrive any more: say why and stop, instead of waiting deaf forever
+                    return fail(PROG, "; ".join(f"listening for {s.event} failed: {s.last_error}" for s in dead))
                 continue
             while len(batch) < 256:  # what queued meanwhile goes out in one write and one flush
                 try:

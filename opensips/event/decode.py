@@ -102,6 +102,7 @@ class RawNotification(dict):
     """
 
     __slots__ = ("raw",)
+    raw: bytes
 
 
 def _lenient_parse(raw: bytes | bytearray | str) -> dict | None:

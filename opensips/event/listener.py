@@ -165,6 +165,7 @@ class Listener:
         if exc.errno in (errno.ECONNREFUSED, errno.EINTR):
             return False
         log.error("%s: recv failed, listener stops: %s", self.describe(), exc)
+        self.error = exc  # its subscriptions become "failed" (on_death), never silently deaf
         return True
 
 

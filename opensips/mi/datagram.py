@@ -48,8 +48,8 @@ import sys
 import tempfile
 
 from .errors import (
+    OpenSIPSMIConfigError,
     OpenSIPSMIConnectionError,
-    OpenSIPSMIException,
     OpenSIPSMIRequestError,
     OpenSIPSMITimeoutError,
 )
@@ -82,7 +82,7 @@ class DatagramTransport(Transport):
         )
         mode = as_str("datagram_socket_mode", kwargs.get("datagram_socket_mode"), "pool")
         if mode not in SOCKET_MODES:
-            raise OpenSIPSMIException(f"datagram_socket_mode must be one of {', '.join(SOCKET_MODES)}")
+            raise OpenSIPSMIConfigError(f"datagram_socket_mode must be one of {', '.join(SOCKET_MODES)}")
         self.socket_mode = mode
         self._closed = False
         slots = SOCKET_MODES[mode]

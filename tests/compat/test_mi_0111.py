@@ -61,7 +61,9 @@ def test_connection_classes(sim) -> None:
 
 
 @pytest.mark.parametrize("make", [lambda: FIFO(fifo_file="/x"), lambda: HTTP(), lambda: Datagram(datagram_ip="h"),
-                                  lambda: OpenSIPSMI("bogus")])
+                                  lambda: OpenSIPSMI("bogus"),
+                                  lambda: OpenSIPSMI("datagram", datagram_ip="127.0.0.1", datagram_port=1,
+                                                     datagram_socket_mode="sometimes")])
 def test_missing_arguments_are_value_errors(make) -> None:
     with pytest.raises(ValueError):
         make()
