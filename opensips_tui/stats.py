@@ -96,8 +96,18 @@ class EventStats:
         return counts
 
     def rate(self, now: float, window: int = RATE_WINDOW) -> float:
-        """Events per second over the last ``window`` seconds (the current one included)."""
-        return sum(self.history(now, window)) / window
+        """Events per second over the ``window`` seconds ending ``now``: a sliding window.
+
+        Counting whole buckets from the current second back would divide a partial second by a
+        whole one (a steady 10/s read 8.0 just after a second began, up to 20 % low). So the
+        window holds the current partial second, the ``window - 1`` whole ones before it, and
+        the oldest bucket weighted by the part of it still inside the window. Exact for a
+        steady rate; the events list, the status bar and rate alerts all read this.
+        """
+        end = int(now)
+        part = min(max(now - end, 0.0), 1.0)       # how far into the current second we are
+        counts = self.history(now, window + 1)     # oldest first; the first is partly out
+        return (sum(counts[1:]) + counts[0] * (1.0 - part)) / window
 
     def view(self, now: float) -> StatsView:
         tracked = [(key, values) for key, values in self._distinct.items() if values]
