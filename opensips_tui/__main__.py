@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui = p.add_argument_group("monitor")
     ui.add_argument("--subscribe", metavar="E1,E2", help="events to subscribe at start")
     ui.add_argument("--filter", metavar="TEXT", help="initial log filter")
+    ui.add_argument("--alert", dest="alerts", action="append", metavar="RULE",
+                    help="rate alert, e.g. 'E_PIKE_BLOCKED > 5/s' (repeatable; replaces the config's)")
     ui.add_argument("--ring-size", dest="ring_size", type=int, metavar="N",
                     help="events kept for scroll-back and export (default 10000)")
     ui.add_argument("--utc", action="store_const", const=True, help="show times in UTC")

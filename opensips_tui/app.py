@@ -30,6 +30,7 @@ from .backend import Backend
 from .config import Settings
 from .feed import TOTAL, Feed
 from .filters import LogFilter
+from .list_actions import ListActions
 from .messages import (EventHighlighted, EventsListed, Exported, FeedReady, FilterChanged,
                        HealthChecked, LineSaved, SubscriptionChanged, ToggleRequested)
 from .safe import clean
@@ -42,7 +43,7 @@ HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is d
 LOG_SHARE = 10       # the log may redraw this many times per numbers refresh
 
 
-class OpenSIPSTUI(Workers, App[None]):
+class OpenSIPSTUI(ListActions, Workers, App[None]):
     TITLE = "opensips-tui"
     CSS_PATH = "app.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -165,6 +166,7 @@ class OpenSIPSTUI(Workers, App[None]):
         what it shows changed. True while a shown rate or sparkline still changes by itself."""
         summary = self.feed.summary()
         self.events.set_counts(summary)
+        self._judge_alerts(summary)
         current = self.events.current
         moving = any(rate > 0 for _, rate in summary.values())
         if current is not None:

@@ -9,6 +9,8 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     refresh = 1                # seconds between redraws of counters and rates (the log: 10x as often)
     stats_interval = 1         # seconds between statistics polls (--interval)
     subscribe = ["E_PIKE_BLOCKED"]
+    alerts = ["E_PIKE_BLOCKED > 5/s"]   # rate alerts (opensips_tui.alerts): row and status bar red
+    alert_bell = false         # ring the terminal bell when an alert starts
 
     [profiles.local]
     mi = "fifo"                # fifo | http | datagram, plus that transport's kwargs:
@@ -36,6 +38,8 @@ import platformdirs
 from opensips.mi import OpenSIPSMI, OpenSIPSMIException
 from opensips.mi.options import MAX_SECONDS
 
+from .alerts import Rule, RuleError, parse_rule
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -53,7 +57,8 @@ MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url"
 REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
 STATS_INTERVAL_MIN, STATS_INTERVAL_MAX = 0.1, 3600.0   # --interval bounds (statistics polls), seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
-PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval")
+PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval",
+                "alerts", "alert_bell")
 TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
 
 
@@ -86,6 +91,11 @@ class Settings:
     export_dir: Path = field(default_factory=data_dir)
     stats_interval: float = 1.0                             # seconds between statistics polls
     pins_path: Path = field(default_factory=lambda: data_dir() / "pins.json")
+    alerts: list[Rule] = field(default_factory=list)        # rate alert rules
+    alert_bell: bool = False                                # ring the bell when an alert starts
+    # Where the settings came from, so "save subscriptions" (w) writes back to the same place:
+    # the config file (None: defaults only) and the table of the profile in use.
+    config_file: Path | None = None
 
 
 RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
@@ -93,7 +103,8 @@ DEMO_RATE_MAX = 100_000.0
 TOP_KEYS = ("tui", "profiles", "keymap")
 # key -> its command-line flag, for messages about the command-line layer
 FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--listen-port", "demo_rate": "--demo-rate",
-         "stats_interval": "--interval", "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout"}
+         "stats_interval": "--interval", "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout",
+         "alerts": "--alert"}
 
 
 class Layer:
@@ -108,10 +119,13 @@ class Layer:
         self.table = table
         self.lines = lines or []
 
-    def error(self, key: str, problem: str) -> ConfigError:
+    def error(self, key: str, problem: str, value: str | None = None) -> ConfigError:
+        """An error about ``key`` (and, in a list, its item ``value``: its own line if found)."""
         if self.path is None:
             return ConfigError(f"{FLAGS.get(key, key)}: {problem}")
         line = self.line_of(key)
+        if line and value is not None:
+            line = self.line_of_item(line, value) or line
         where = f"{self.path}:{line}" if line else str(self.path)
         return ConfigError(f"{where}: {f'[{self.table}] ' if self.table else ''}{key}: {problem}")
 
@@ -127,6 +141,17 @@ class Layer:
             if header:
                 current = ".".join(part.strip().strip("\"'") for part in header.group(1).split("."))
             elif current == self.table and pattern.match(text):
+                return number
+        return None
+
+
+    def line_of_item(self, start: int, value: str) -> int | None:
+        """The line, from ``start`` on, holding the string ``value`` (an item of a list)."""
+        for number in range(start, len(self.lines) + 1):
+            text = self.lines[number - 1]
+            if number > start and re.match(r"^\s*(\[|[A-Za-z0-9_\"'.-]+\s*=)", text):
+                return None  # the next key or table: the list ended
+            if f'"{value}"' in text or f"'{value}'" in text:
                 return number
         return None
 
@@ -176,6 +201,21 @@ def _names(value: Any, layer: Layer) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
+def _rules(value: Any, layer: Layer) -> list[Rule]:
+    """``alerts``: a list of rule strings, each parsed strictly (a bad one names its line)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise layer.error("alerts", f'must be a list of rules such as ["E_PIKE_BLOCKED > 5/s"], not {value!r}')
+    rules = []
+    for text in value:
+        try:
+            rules.append(parse_rule(text))
+        except RuleError as exc:
+            raise layer.error("alerts", str(exc), value=text) from None
+    return rules
+
+
 def _number(key: str, value: Any, layer: Layer, low: float, high: float, integer: bool = False) -> Any:
     """``value`` if it is a number in ``[low, high]`` (an integer when asked); else a ConfigError.
 
@@ -204,7 +244,7 @@ def _check_file_value(key: str, value: Any, layer: Layer) -> None:
                  "datagram_unix_socket", "listen_ip", "socket_path", "filter", "profile"):
         if not isinstance(value, str):
             raise layer.error(key, f"must be a string, not {value!r}")
-    elif key in ("utc", "demo"):
+    elif key in ("utc", "demo", "alert_bell"):
         if not isinstance(value, bool):
             raise layer.error(key, f"must be true or false, not {value!r}")
     elif key == "verify" and not isinstance(value, (bool, str)):
@@ -253,8 +293,10 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
             settings.stats_interval = float(_number(key, value, layer, STATS_INTERVAL_MIN, STATS_INTERVAL_MAX))
         elif key == "demo_rate":
             settings.demo_rate = float(_number(key, value, layer, 0.001, DEMO_RATE_MAX))
-        elif key in ("utc", "demo"):
+        elif key in ("utc", "demo", "alert_bell"):
             setattr(settings, key, bool(value))
+        elif key == "alerts":
+            settings.alerts = _rules(value, layer)
         elif key == "profile":
             settings.profile = value
 
@@ -294,5 +336,6 @@ def resolve(cli: dict[str, Any], path: Path | None = None, required: bool = Fals
     keymap = _table(data, "keymap", Layer(path, "keymap", lines))
     settings.keymap = {str(k): str(v) for k, v in keymap.items()}
     _apply(settings, cli, Layer())
+    settings.config_file = path
     _check_mi(settings, f"{path} and the command line" if data else "command line")
     return settings

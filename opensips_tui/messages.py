@@ -92,3 +92,15 @@ class LineSaved(Message):
 class FeedReady(Message):
     """The feed went from drained to holding something (posted by the listener thread that
     pushed first; at most one is outstanding until the UI drains)."""
+
+
+class SubscriptionsSaved(Message):
+    """The subscribed events were written as ``subscribe`` in ``table`` of ``path``, or
+    ``error`` says why not."""
+
+    def __init__(self, path: Path | None, table: str, names: list[str], error: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.table = table
+        self.names = names
+        self.error = error

@@ -18,6 +18,7 @@ class StatusBar(Static):
         height: 1; background: $panel; color: $text; padding: 0 1;
         text-wrap: nowrap; text-overflow: ellipsis;   /* one row, cut with "…", never wrapped */
     }
+    StatusBar.-alert { background: $error; color: $text; }   /* a rate alert is on */
     """
 
     def __init__(self, target: str, why_key: str = "d", **kwargs) -> None:
@@ -30,6 +31,7 @@ class StatusBar(Static):
         self.states: dict[str, str] = {}
         self.rate = 0.0
         self.note = ""
+        self.alert = ""   # the worst rate alert on (opensips_tui.alerts), "" when none
         self._shown: Text | None = None
 
     def set(self, **fields) -> None:
@@ -44,6 +46,7 @@ class StatusBar(Static):
 
     def _show(self) -> None:
         text = self.content()
+        self.set_class(bool(self.alert), "-alert")
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)  # one row, always: never a reason to lay out again
@@ -51,6 +54,9 @@ class StatusBar(Static):
     # Shadows Static.content (a property Textual itself never reads); callers and tests use content().
     def content(self) -> Text:  # type: ignore[override]
         out = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.alert:  # first: the one thing that must show at 80 columns
+            out.append(clean(self.alert, limit=60), style="bold")
+            out.append(" │ ", style="dim")
         if self.health is None:
             out.append("● ", style="yellow")
         else:
@@ -59,15 +65,16 @@ class StatusBar(Static):
         # A long FIFO path or URL: its end says more than its start (which FIFO, which host).
         out.append(target if len(target) <= 48 else "…" + target[-47:])
         down = self.health is False
+        red = "bold" if self.alert else "bold red"   # red on the alert's red bar would not show
         # DOWN's reason is long: it goes last, so states and rate stay visible at 80 columns.
         out.append(f" DOWN ({self.why_key}: why)" if down else " " + clean(self.health_detail, limit=40),
-                   style="bold red" if down else "")
+                   style=red if down else "")
         counts: dict[str, int] = {}
         for state in self.states.values():
             counts[state] = counts.get(state, 0) + 1
         out.append(" │ ", style="dim")
         out.append(f"{counts.get('active', 0)} active", style="green" if counts.get("active") else "dim")
-        for state, style in (("retrying", "bold yellow"), ("expired", "bold red")):
+        for state, style in (("retrying", "bold yellow"), ("expired", red), ("failed", red)):
             if counts.get(state):
                 out.append(f" {counts[state]} {state}", style=style)
         out.append(" │ ", style="dim")
@@ -76,7 +83,7 @@ class StatusBar(Static):
         out.append("listen " + clean(self.listen, limit=40) if self.listen else "listen -")
         if down:
             out.append(" │ ", style="dim")
-            out.append(clean(self.health_detail), style="bold red")  # whole: cut by the width only
+            out.append(clean(self.health_detail), style=red)  # whole: cut by the width only
         if self.note:
             out.append(" │ ", style="dim")
             out.append(clean(self.note, limit=60), style="bold")
