@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from .address import ListenAddress
 from .errors import (OpenSIPSEventArgumentError, OpenSIPSEventException, OpenSIPSEventMIError,
@@ -675,14 +675,29 @@ class OpenSIPSEventHandler:
         self._sync_quietly(ev.event, ev.socket)
 
 
-_open: "weakref.WeakSet[OpenSIPSEventHandler]" = weakref.WeakSet()
+class Withdrawable(Protocol):
+    """What the exit hook needs: an event handler, or anything else OpenSIPS sends to (a HEP trace).
+
+    ``close()`` withdraws from OpenSIPS and closes the socket; ``_release()``
+    closes the socket without a word to OpenSIPS, once the exit budget is spent.
+    """
+
+    _closed: bool
+    _listener: Any
+
+    def close(self) -> None: ...
+
+    def _release(self, timeout: float = 1.0) -> None: ...
+
+
+_open: "weakref.WeakSet[Withdrawable]" = weakref.WeakSet()
 _open_lock = threading.Lock()
 EXIT_BUDGET = 1.0   # seconds a process may spend withdrawing subscriptions at exit
 EXIT_NETWORK_WAIT = 0.5   # of which at most this waiting for OpenSIPS; the rest is for the interpreter
 
 
-def _track(handler: OpenSIPSEventHandler) -> None:
-    """Remember a handler that listens, so the process withdraws its subscriptions at exit."""
+def _track(handler: Withdrawable) -> None:
+    """Remember a handler (or trace) that listens, so the process withdraws it at exit."""
     with _open_lock:
         if not _open:
             atexit.unregister(_close_all_at_exit)
@@ -734,3 +749,6 @@ def _as_port(value: Any) -> int:
     if not 0 <= port <= 65535:
         raise OpenSIPSEventArgumentError(f"port out of range: {port}")
     return port
+
+
+withdraw_at_exit = _track  # the public name, for other packages whose OpenSIPS-side state must not outlive us

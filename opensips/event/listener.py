@@ -373,7 +373,7 @@ class TCPStreamListener(Listener):
             self._close()  # the wake-up pair
             raise
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
-        self._conns: dict[socket.socket, tuple[StreamDecoder, str]] = {}
+        self._conns: dict[socket.socket, tuple[Any, str]] = {}
 
     def _wake(self) -> None:
         try:
@@ -441,13 +441,21 @@ class TCPStreamListener(Listener):
                     for msg in msgs:
                         bad = 0
                         self.stats["received"] += 1
-                        if "id" in msg:
-                            self._ack(conn, msg["id"], peer)
-                        self.deliver(msg)
+                        self._handle(conn, msg, peer)
         finally:
             for conn in list(self._conns):
                 self._drop(sel, conn)
             sel.close()
+
+    def _decoder(self) -> Any:
+        """A new connection's incremental decoder (``feed(bytes) -> list``, ``garbage``)."""
+        return StreamDecoder(self.max_buffer)
+
+    def _handle(self, conn: socket.socket, msg: Any, peer: str) -> None:
+        """One decoded message from ``conn``: acknowledge it if OpenSIPS asked (reliable mode), deliver it."""
+        if "id" in msg:
+            self._ack(conn, msg["id"], peer)
+        self.deliver(msg)
 
     def _accept(self, sel: selectors.BaseSelector) -> None:
         assert self.sock is not None
@@ -473,7 +481,7 @@ class TCPStreamListener(Listener):
                         self.describe(), len(self._conns), self._conns[quietest][1], peer)
             self._drop(sel, quietest)
         conn.setblocking(False)
-        self._conns[conn] = (StreamDecoder(self.max_buffer), peer)
+        self._conns[conn] = (self._decoder(), peer)
         sel.register(conn, selectors.EVENT_READ, "conn")
 
     def _drop(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:

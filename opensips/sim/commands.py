@@ -21,6 +21,7 @@ from . import data
 from .jsontext import DupKeys, dumps
 from .registry import DEFAULT_EXPIRE, BadSocket, Registry
 from .statistics import SimStatistics, kind_of, select
+from .tracer import SimTracer, TracerError
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 
@@ -136,6 +137,7 @@ class Dispatcher:
         self.shared_vars: dict[str, int | str] = {}
         self._array_raised = False
         self._lock = threading.Lock()
+        self.tracer: SimTracer | None = None  # the tracer module, when the server loads it
         # name resolution tables
         self.canonical = {c: (old or c) for c, old, _m in data.COMMANDS}
         self.alias = {old: c for c, old, _m in data.COMMANDS if old}
@@ -212,6 +214,12 @@ class Dispatcher:
 
     def execute(self, method: str, params: dict | list | None) -> Any:
         """Run one command; returns its result or raises MIError."""
+        tracer = self.tracer
+        if tracer is not None and tracer.handles(method):
+            try:
+                return tracer.execute(method, params)
+            except TracerError as exc:
+                raise MIError(exc.code, exc.message, exc.data) from None
         try:
             key = self.resolve(method)
         except MIError as exc:
@@ -255,8 +263,8 @@ class Dispatcher:
     def processes(self) -> list[tuple[int, str]]:
         http = self.info().get("http", "127.0.0.1:8888")
         base = os.getpid()
-        return [(base + i * 2 if i else base, t.replace("{http}", http))
-                for i, t in enumerate(data.PROCESS_TYPES)]
+        types = data.PROCESS_TYPES + (self.tracer.processes() if self.tracer is not None else [])
+        return [(base + i * 2 if i else base, t.replace("{http}", http)) for i, t in enumerate(types)]
 
     def statistics(self) -> dict[str, int]:
         return self.stats.snapshot()

@@ -22,6 +22,7 @@ from .mi_datagram import DEFAULT_BUF_SIZE, DatagramEndpoint
 from .mi_fifo import FifoEndpoint
 from .mi_http import HTTPEndpoint
 from .registry import Registry
+from .tracer import SimTracer
 from .traffic import TrafficGenerator
 
 log = logging.getLogger("opensips.sim")
@@ -41,7 +42,7 @@ class SimulatedOpenSIPS:
                  socket_buf_size: int = DEFAULT_BUF_SIZE, pretty: bool = False,
                  seed: int | None = None, hostile: bool = False, demo_events: bool = True,
                  quirks: bool = True, stream_reliable: bool = False,
-                 stream_event_param: str | None = None) -> None:
+                 stream_event_param: str | None = None, sip_rate: float = 2.0) -> None:
         if version not in data.VERSIONS:
             raise ValueError(f"unsupported version {version!r}; use one of {data.VERSIONS}")
         self.version = version
@@ -69,6 +70,9 @@ class SimulatedOpenSIPS:
         self.deliverer = Deliverer(reliable=stream_reliable, event_param=stream_event_param)
         self.traffic = TrafficGenerator(self._emit_generated, rate, seed, hostile,
                                         list(self.registry.events))
+        # the tracer module (with the other added modules): HEP for `sip_rate` SIP items a second
+        self.tracer = SimTracer(self.v4, sip_rate, seed, hostile) if demo_events else None
+        self.dispatcher.tracer = self.tracer
         self._http = (HTTPEndpoint(self._handle, http_host, http_port, hang=self._hanging)
                       if http else None)
         self._dgram = (DatagramEndpoint(self._handle, host=datagram_host, port=datagram_port,
@@ -155,6 +159,8 @@ class SimulatedOpenSIPS:
                 self.deliverer.stop()
                 raise
             self.traffic.start()
+            if self.tracer is not None:
+                self.tracer.start()
             self._running = True
             return self
 
@@ -164,6 +170,8 @@ class SimulatedOpenSIPS:
             if self._running:
                 self._running = False
                 self.traffic.stop()
+                if self.tracer is not None:
+                    self.tracer.stop()
                 for ep in (self._fifo, self._dgram_unix, self._dgram, self._http):
                     if ep is not None:
                         ep.stop()
