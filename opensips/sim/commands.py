@@ -263,7 +263,9 @@ class Dispatcher:
     def processes(self) -> list[tuple[int, str]]:
         http = self.info().get("http", "127.0.0.1:8888")
         base = os.getpid()
-        types = data.PROCESS_TYPES + (self.tracer.processes() if self.tracer is not None else [])
+        types = list(data.PROCESS_TYPES)
+        if self.tracer is not None and self.tracer.processes():  # its hep_udp socket, in the last UDP receiver's place
+            types[max(i for i, t in enumerate(types) if t.startswith("SIP receiver udp:"))] = self.tracer.processes()[0]
         return [(base + i * 2 if i else base, t.replace("{http}", http)) for i, t in enumerate(types)]
 
     def statistics(self) -> dict[str, int]:
