@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 1; larger is lighter, like top -d)")
     ui.add_argument("--interval", dest="stats_interval", type=float, metavar="SECONDS",
                     help="seconds between statistics polls on the statistics screen (default 1)")
+    ui.add_argument("--read-only", dest="read_only", action="store_const", const=True,
+                    help="the MI console refuses commands that change OpenSIPS's state")
     ui.add_argument("--profile", help="connection profile from the config file")
     ui.add_argument("--config", type=Path, metavar="PATH", help=f"config file (default {config_path()})")
     ui.add_argument("--print-config-path", action="store_true", help="print the config path and exit")

@@ -8,6 +8,7 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     utc = false                # log times in UTC instead of local time
     refresh = 1                # seconds between redraws of counters and rates (the log: 10x as often)
     stats_interval = 1         # seconds between statistics polls (--interval)
+    read_only = false          # the MI console refuses commands that change state (--read-only)
     subscribe = ["E_PIKE_BLOCKED"]
     alerts = ["E_PIKE_BLOCKED > 5/s"]   # rate alerts (opensips_tui.alerts): row and status bar red
     alert_bell = false         # ring the terminal bell when an alert starts
@@ -58,7 +59,7 @@ REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
 STATS_INTERVAL_MIN, STATS_INTERVAL_MAX = 0.1, 3600.0   # --interval bounds (statistics polls), seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
 PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval",
-                "alerts", "alert_bell")
+                "alerts", "alert_bell", "read_only")
 TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
 
 
@@ -96,6 +97,8 @@ class Settings:
     # Where the settings came from, so "save subscriptions" (w) writes back to the same place:
     # the config file (None: defaults only) and the table of the profile in use.
     config_file: Path | None = None
+    read_only: bool = False                                 # the MI console refuses state changes
+    history_path: Path = field(default_factory=lambda: data_dir() / "console_history.jsonl")
 
 
 RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
@@ -244,7 +247,7 @@ def _check_file_value(key: str, value: Any, layer: Layer) -> None:
                  "datagram_unix_socket", "listen_ip", "socket_path", "filter", "profile"):
         if not isinstance(value, str):
             raise layer.error(key, f"must be a string, not {value!r}")
-    elif key in ("utc", "demo", "alert_bell"):
+    elif key in ("utc", "demo", "alert_bell", "read_only"):
         if not isinstance(value, bool):
             raise layer.error(key, f"must be true or false, not {value!r}")
     elif key == "verify" and not isinstance(value, (bool, str)):
@@ -293,7 +296,7 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
             settings.stats_interval = float(_number(key, value, layer, STATS_INTERVAL_MIN, STATS_INTERVAL_MAX))
         elif key == "demo_rate":
             settings.demo_rate = float(_number(key, value, layer, 0.001, DEMO_RATE_MAX))
-        elif key in ("utc", "demo", "alert_bell"):
+        elif key in ("utc", "demo", "alert_bell", "read_only"):
             setattr(settings, key, bool(value))
         elif key == "alerts":
             settings.alerts = _rules(value, layer)

@@ -111,7 +111,7 @@ def classify(command: str, params: dict[str, Any] | list[Any] | None, catalog: C
     """Read-only or state-changing, for ``--read-only`` and for the confirmation prompt."""
     entry = _lookup(command, catalog)
     if entry is None:
-        what = _WARNINGS.get(command) or "is not on the read-only list: it may change OpenSIPS's state"
+        what = _WARNINGS.get(command) or "is not a read-only command"
         return Verdict(command, False, f"{command} {what}")
     if entry.writes_with and params:
         if isinstance(params, list):

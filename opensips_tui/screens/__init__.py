@@ -1,8 +1,9 @@
 """The monitor's screens and how the app switches between them.
 
-``events`` is the app's base screen (what ``OpenSIPSTUI.compose`` builds); ``statistics`` is
-:class:`StatisticsScreen`, made once on first use and kept (with its history) afterwards.
-Number keys and palette entries call :func:`show`.
+``events`` is the app's base screen (what ``OpenSIPSTUI.compose`` builds); every other screen
+(``statistics``: :class:`StatisticsScreen`, ``console``: :class:`ConsoleScreen`) is made once on
+first use by its factory and kept (with its history) afterwards, at most one of them above the
+base at a time. Number keys and palette entries call :func:`show`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..widgets.stats_table import StatsTable
+from .console import ConsoleScreen
 from .statistics import StatisticsScreen
 
-__all__ = ["StatisticsScreen", "StatsTable", "SCREENS", "show", "make_statistics"]
+__all__ = ["StatisticsScreen", "StatsTable", "ConsoleScreen", "SCREENS", "show", "make_statistics",
+           "make_console"]
 
 # name -> (key, palette description)
-SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics")}
+SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics"), "console": ("3", "MI console")}
 
 
 def make_statistics(app: Any) -> StatisticsScreen:
@@ -30,16 +33,36 @@ def make_statistics(app: Any) -> StatisticsScreen:
                             export_dir=settings.export_dir)
 
 
+def make_console(app: Any) -> ConsoleScreen:
+    """The MI console on its own MI client, history in the user data directory."""
+    from opensips.console import History, MIConsole
+    from opensips.mi import OpenSIPSMI
+
+    settings = app.settings
+    mi = OpenSIPSMI(settings.conn, **settings.mi)
+    return ConsoleScreen(MIConsole(mi, read_only=settings.read_only), history=History(settings.history_path),
+                         target=mi.target, export_dir=settings.export_dir)
+
+
+FACTORIES = {"statistics": make_statistics, "console": make_console}
+_NAMED = (StatisticsScreen, ConsoleScreen)
+
+
 def show(app: Any, name: str) -> None:
     """Bring screen ``name`` to the front (closing any dialog above the current one)."""
     if name not in SCREENS:
         raise ValueError(f"no screen {name!r}")
-    while len(app.screen_stack) > 1 and not isinstance(app.screen, StatisticsScreen):
+    while len(app.screen_stack) > 1 and not isinstance(app.screen, _NAMED):
         app.pop_screen()                     # dialogs (help, ...) over whichever screen
-    on_stats = isinstance(app.screen, StatisticsScreen)
-    if name == "events" and on_stats:
-        app.pop_screen()
-    elif name == "statistics" and not on_stats:
-        if not app.is_screen_installed("statistics"):
-            app.install_screen(make_statistics(app), name="statistics")
-        app.push_screen("statistics")
+    if name == "events":
+        if len(app.screen_stack) > 1:
+            app.pop_screen()
+        return
+    if not app.is_screen_installed(name):
+        app.install_screen(FACTORIES[name](app), name=name)
+    if app.screen is app.get_screen(name):
+        return
+    if len(app.screen_stack) > 1:
+        app.switch_screen(name)              # one named screen above the base at a time
+    else:
+        app.push_screen(name)
