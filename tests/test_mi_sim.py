@@ -67,7 +67,6 @@ def mi(sim: SimulatedOpenSIPS, transport: str) -> Iterator[OpenSIPSMI]:
     [
         ("version", None, "version"),
         ("version", {}, "empty_params_object"),
-        ("which", None, "which"),
         ("which", {"command": "version"}, "which_command_version"),
         ("get_statistics", {"statistics": ["rcv_requests"]}, "get_statistics_one"),
         ("get_statistics", [["shmem:", "rcv_requests"]], "get_statistics_positional"),
@@ -79,6 +78,24 @@ def mi(sim: SimulatedOpenSIPS, transport: str) -> Iterator[OpenSIPSMI]:
 def test_results_match_the_captures(mi: OpenSIPSMI, transport: str, same_shape, cmd, params, case) -> None:
     want = captured("4.0.1", transport, case)["result"]
     same_shape(mi.execute(cmd, params), want)
+
+
+def test_which_lists_the_commands_of_the_loaded_modules(sim_factory, transport: str) -> None:
+    """Without the module events, the core server that was captured on every transport;
+    with them (the default), the server of the ops/ captures, modules and all."""
+    ambiguous = captured("4.0.1", transport, "ambiguous_command_list")["error"]
+    with connect(sim_factory(demo_events=False), transport, timeout=5) as mi:
+        assert mi.execute("which") == captured("4.0.1", transport, "which")["result"]
+        with pytest.raises(OpenSIPSMICommandError) as info:
+            mi.execute("list")
+        assert (info.value.code, info.value.message, info.value.data) == (
+            ambiguous["code"], ambiguous["message"], ambiguous["data"])
+    with connect(sim_factory(), transport, timeout=5) as mi:
+        assert mi.execute("which") == sample("4.0.1", "ops", "core_which")["response_body_json"]["result"]
+        with pytest.raises(OpenSIPSMICommandError) as info:
+            mi.execute("list")
+        assert info.value.code == ambiguous["code"]
+        assert info.value.data.startswith(ambiguous["data"] + ", dialog:list, ")
 
 
 def test_describes_its_target(sim: SimulatedOpenSIPS, mi: OpenSIPSMI, transport: str) -> None:
@@ -112,7 +129,6 @@ def test_pretty_printed_replies_parse(sim_factory, transport: str) -> None:
         ("version", ["a", "b", "c"], "bad_params_too_many_positional"),
         ("get_statistics", {"statistics": "all"}, "get_statistics_string_not_array"),
         ("log_level", {"level": "abc"}, "bad_param_type"),
-        ("list", None, "ambiguous_command_list"),
     ],
 )
 def test_command_errors_carry_code_message_data(mi: OpenSIPSMI, transport: str, cmd, params, case) -> None:
@@ -243,9 +259,10 @@ def test_fifty_threads_share_one_connector(sim: SimulatedOpenSIPS, mi: OpenSIPSM
 
 def test_opensips_3_6_8(sim36: SimulatedOpenSIPS, transport: str, same_shape) -> None:
     with connect(sim36, transport, timeout=5) as mi:
+        core = mi.execute("which")[:len(captured("3.6.8", transport, "which")["result"])]
+        assert core == captured("3.6.8", transport, "which")["result"]
         for cmd, params, case in [
             ("version", None, "version"),
-            ("which", None, "which"),
             ("get_statistics", [["shmem:", "rcv_requests"]], "get_statistics_positional"),
         ]:
             same_shape(mi.execute(cmd, params), captured("3.6.8", transport, case)["result"])

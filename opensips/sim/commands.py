@@ -108,6 +108,10 @@ RECIPES: dict[str, list[list[str]]] = {
     "event_subscribe": [["event", "socket"], ["event", "socket", "expire"]],
     "raise_event": [["event"], ["event", "params"]],
     "pike_list": [[]],
+    # the tracer module answers these itself (tracer.py); here for `which`
+    "trace": [[], ["id"], ["mode"], ["id", "mode"]],
+    "trace_start": [["id", "uri"], ["id", "uri", "filter"], ["id", "uri", "filter", "scope", "type"]],
+    "trace_stop": [["id"]],
     "pwd": [[]],
     "shv_get": [[], ["name"]],
     "shv_set": [["name", "type", "value"]],
@@ -131,33 +135,59 @@ class Dispatcher:
         self.quirks = quirks
         self.started = time.time()
         self.log_level = 3
+        self.proc_log_level: dict[int, int] = {}   # ps ID -> a level set for that process only
         # dialog/usrloc/registrar statistics when those modules' events are published
-        self.stats = SimStatistics(modules="E_DLG_STATE_CHANGED" in registry.events)
-        self.pike_blocked: list[str] = []
+        self.modules = "E_DLG_STATE_CHANGED" in registry.events
+        self.stats = SimStatistics(modules=self.modules)
         self.shared_vars: dict[str, int | str] = {}
         self._array_raised = False
         self._lock = threading.Lock()
         self.tracer: SimTracer | None = None  # the tracer module, when the server loads it
         # name resolution tables
-        self.canonical = {c: (old or c) for c, old, _m in data.COMMANDS}
-        self.alias = {old: c for c, old, _m in data.COMMANDS if old}
-        self.module = {(old or c): m for c, old, m in data.COMMANDS}
+        rows = data.commands(self.modules)
+        self.canonical = {c: (old or c) for c, old, _m in rows}
+        self.alias = {old: c for c, old, _m in rows if old and old not in data.NOT_ALIASES_4}
+        self.module = {(old or c): m for c, old, m in rows}
+        # command sets of the loaded modules (objects with RECIPES and cmd_<3.x name> methods)
+        self._extensions: list[Any] = []
+
+    def extend(self, commands: Any) -> None:
+        """Answer the commands of ``commands``: its ``cmd_<3.x name>`` methods, with the
+        parameter recipes of its ``RECIPES`` and the named-only commands of ``NAMED_ONLY``."""
+        self._extensions.append(commands)
+
+    def recipes(self, key: str) -> list[list[str]] | None:
+        """The accepted parameter sets of a command, by its 3.x flat name."""
+        if key in RECIPES:
+            return RECIPES[key]
+        for ext in self._extensions:
+            if key in getattr(ext, "RECIPES", {}):
+                return ext.RECIPES[key]
+        return None
+
+    def _named_only(self, key: str) -> bool:
+        return any(key in getattr(ext, "NAMED_ONLY", ()) for ext in self._extensions)
 
     # -- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
-        """A restart: fresh uptime, statistics from zero and the first-array quirk again."""
+        """A restart: fresh uptime, statistics from zero, the configured log level and the
+        first-array quirk again."""
         self.started = time.time()
         self.stats.reset()
         self._array_raised = False
+        self.log_level = 3
+        self.proc_log_level.clear()
 
     # -- name resolution -----------------------------------------------------------------
     def which_list(self) -> list[str]:
-        return [c for c, _o, _m in data.COMMANDS] if self.v4 else list(data.WHICH_3)
+        if self.v4:
+            return [c for c, _o, _m in data.commands(self.modules)]
+        return data.which_3(self.modules)
 
     def resolve(self, name: str) -> str:
         """Map a requested method name to the internal (3.x flat) command key."""
         if not self.v4:
-            if name in data.WHICH_3:
+            if name in data.which_3(self.modules):
                 return name
             raise MIError(-32601, "Method not found")
         if name in self.canonical:
@@ -226,16 +256,19 @@ class Dispatcher:
             if exc.code == -32601:
                 self._log_event("ERROR", "handle_mi_request", "Command not found")
             raise
-        values = self._match(key, params)
+        if isinstance(params, list) and params and self._named_only(key):
+            raise MIError(-32602, "Invalid params", "Command only supports named parameters")
+        values = self._match(self.recipes(key), params)
         handler = getattr(self, "cmd_" + key, None)
+        for ext in self._extensions:
+            handler = handler or getattr(ext, "cmd_" + key, None)
         if handler is None:
             raise MIError(500, "Not implemented by opensips-sim")
         return handler(Params(values))
 
     @staticmethod
-    def _match(key: str, params: dict | list | None) -> dict[str, Any]:
+    def _match(recipes: list[list[str]] | None, params: dict | list | None) -> dict[str, Any]:
         """Pick the recipe the params fit, with OpenSIPS's two error messages."""
-        recipes = RECIPES.get(key)
         if not params:
             if recipes is None or [] in recipes:
                 return {}
@@ -286,11 +319,16 @@ class Dispatcher:
     def cmd_which(self, p: Params) -> Any:
         if not p.has("command"):
             return self.which_list()
+        command = p.str("command")
+        if self.v4 and command.endswith(":"):   # "dialog:" lists one module's commands
+            names = [c for c in self.which_list() if c.startswith(command)]
+            if names:
+                return names
         try:
-            key = self.resolve(p.str("command"))
+            key = self.resolve(command)
         except MIError:
             raise MIError(404, "unknown MI command") from None
-        return RECIPES.get(key, [[]])
+        return self.recipes(key) or [[]]
 
     def cmd_ps(self, p: Params) -> Any:
         return {"Processes": [{"ID": i, "PID": pid, "Type": t}
@@ -308,14 +346,20 @@ class Dispatcher:
                 "Exported by": self.module.get(key, "core")}
 
     def cmd_log_level(self, p: Params) -> Any:
+        """Each process's level; a level for all, or for one process (mi/mi_core.c)."""
         if not p.has("level"):
-            return {"Processes": [{"PID": pid, "Log level": self.log_level, "Type": t}
-                                  for pid, t in self.processes()]}
+            return {"Processes": [{"PID": pid, "Log level": self.proc_log_level.get(i, self.log_level),
+                                   "Type": t} for i, (pid, t) in enumerate(self.processes())]}
         level = p.int("level")
         if p.has("pid"):
-            p.int("pid")
+            pid = p.int("pid")
+            ids = [i for i, (proc, _t) in enumerate(self.processes()) if proc == pid]
+            if not ids:
+                raise MIError(-32602, "Invalid params", "Bad PID")
+            self.proc_log_level[ids[0]] = level
             return {"Log level": level}
         self.log_level = level
+        self.proc_log_level.clear()
         return {"New global log level": level}
 
     def cmd_get_statistics(self, p: Params) -> Any:
@@ -435,6 +479,3 @@ class Dispatcher:
                 raise MIError(404, "Variable not found")
             return {"VAR": var(name)}
         return {"VARs": [var(n) for n in self.shared_vars]}
-
-    def cmd_pike_list(self, p: Params) -> Any:
-        return {"IPs": list(self.pike_blocked)}

@@ -74,6 +74,67 @@ COMMANDS: list[tuple[str, str | None, str]] = [
     ("pike:rm", "pike_rm", "pike"),
 ]
 
+# MI commands of the modules the simulator loads with its demo events (tracer, dialog, usrloc,
+# db_text, dispatcher, load_balancer), in the order 4.0.1 lists them after pike's
+# (tests/fixtures/opensips-wire/4.0.1/ops/core_which.json); the second name is the 3.6.8 one
+# (the mi_cmds tables of modules/*/ in the 3.6.8 and 4.0.1 sources).
+MODULE_COMMANDS: list[tuple[str, str | None, str]] = [
+    ("tracer:trace", "trace", "tracer"),
+    ("tracer:start", "trace_start", "tracer"),
+    ("tracer:stop", "trace_stop", "tracer"),
+    ("dialog:list", "dlg_list", "dialog"),
+    ("dialog:list_ctx", "dlg_list_ctx", "dialog"),
+    ("dialog:end_dlg", "dlg_end_dlg", "dialog"),
+    ("dialog:db_sync", "dlg_db_sync", "dialog"),
+    ("dialog:restore_db", "dlg_restore_db", "dialog"),
+    ("dialog:cluster_sync", "dlg_cluster_sync", "dialog"),
+    ("dialog:profile_get_size", "profile_get_size", "dialog"),
+    ("dialog:profile_list_dlgs", "profile_list_dlgs", "dialog"),
+    ("dialog:profile_get_values", "profile_get_values", "dialog"),
+    ("dialog:list_all_profiles", "list_all_profiles", "dialog"),
+    ("dialog:profile_end_dlgs", "profile_end_dlgs", "dialog"),
+    ("dialog:push_var", "dlg_push_var", "dialog"),
+    ("dialog:send_sequential", "dlg_send_sequential", "dialog"),
+    ("dialog:set_profile", "dlg_set_profile", "dialog"),
+    ("dialog:unset_profile", "dlg_unset_profile", "dialog"),
+    ("usrloc:rm", "ul_rm", "usrloc"),
+    ("usrloc:rm_contact", "ul_rm_contact", "usrloc"),
+    ("usrloc:dump", "ul_dump", "usrloc"),
+    ("usrloc:flush", "ul_flush", "usrloc"),
+    ("usrloc:add", "ul_add", "usrloc"),
+    ("usrloc:show_contact", "ul_show_contact", "usrloc"),
+    ("usrloc:sync", "ul_sync", "usrloc"),
+    ("usrloc:cluster_sync", "ul_cluster_sync", "usrloc"),
+    ("db_text:dump", "dbt_dump", "db_text"),
+    ("db_text:reload", "dbt_reload", "db_text"),
+    ("dispatcher:set_state", "ds_set_state", "dispatcher"),
+    ("dispatcher:list", "ds_list", "dispatcher"),
+    ("dispatcher:reload", "ds_reload", "dispatcher"),
+    ("dispatcher:push_script_attrs", "ds_push_script_attrs", "dispatcher"),
+    ("load_balancer:reload", "lb_reload", "load_balancer"),
+    ("load_balancer:resize", "lb_resize", "load_balancer"),
+    ("load_balancer:list", "lb_list", "load_balancer"),
+    ("load_balancer:status", "lb_status", "load_balancer"),
+]
+
+# 3.6.8 names that 4.0.1 no longer accepts as aliases (their mi_cmds entry has no alias):
+# pike_list answers -32601 (ops/legacy_pike_list.json); bare "trace" is ambiguous with
+# tcp:trace; the dialog profile commands still resolve as unique bare names.
+NOT_ALIASES_4 = frozenset({"pike_list", "pike_rm", "trace", "profile_get_size",
+                           "profile_list_dlgs", "profile_get_values", "list_all_profiles",
+                           "profile_end_dlgs"})
+
+
+def commands(modules: bool) -> list[tuple[str, str | None, str]]:
+    """Every command of a server, with the module commands when those modules are loaded."""
+    return COMMANDS + (MODULE_COMMANDS if modules else [])
+
+
+def which_3(modules: bool) -> list[str]:
+    """`which` of 3.6.8: its core list, then the module commands under their 3.x names."""
+    return WHICH_3 + ([old for _c, old, _m in MODULE_COMMANDS if old] if modules else [])
+
+
 # 3.6.8 lists the flat names in its own order.
 WHICH_3 = [
     "get_statistics", "list_statistics", "reset_statistics", "reset_all_statistics", "uptime",
@@ -113,10 +174,12 @@ EVENTS_3 = [
     "E_CORE_SR_STATUS_CHANGED", "E_CORE_THRESHOLD", "E_CORE_SHM_THRESHOLD", "E_CORE_PKG_THRESHOLD",
     "E_CORE_PROC_AUTO_SCALE", "E_CORE_TCP_DISCONNECT", "E_PIKE_BLOCKED", "E_MY_CUSTOM", "E_CORE_LOG",
 ]
-# Extra events the demo traffic uses (usrloc and dialog modules would publish them).
+# Extra events the demo traffic uses (the usrloc, dialog, dispatcher and load_balancer
+# modules publish them), after the older ones so that their ids stay put.
 DEMO_EVENTS = [
     "E_UL_AOR_INSERT", "E_UL_AOR_DELETE", "E_UL_CONTACT_INSERT", "E_UL_CONTACT_DELETE",
     "E_UL_CONTACT_UPDATE", "E_UL_CONTACT_REFRESH", "E_DLG_STATE_CHANGED",
+    "E_DISPATCHER_STATUS", "E_LOAD_BALANCER_STATUS",
 ]
 
 

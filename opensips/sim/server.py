@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import data
 from .commands import Dispatcher, Outcome
@@ -21,6 +21,8 @@ from .delivery import Deliverer
 from .mi_datagram import DEFAULT_BUF_SIZE, DatagramEndpoint
 from .mi_fifo import FifoEndpoint
 from .mi_http import HTTPEndpoint
+from .operations import Operations
+from .operations_mi import OperationsMI
 from .registry import Registry
 from .tracer import SimTracer
 from .traffic import TrafficGenerator
@@ -42,7 +44,8 @@ class SimulatedOpenSIPS:
                  socket_buf_size: int = DEFAULT_BUF_SIZE, pretty: bool = False,
                  seed: int | None = None, hostile: bool = False, demo_events: bool = True,
                  quirks: bool = True, stream_reliable: bool = False,
-                 stream_event_param: str | None = None, sip_rate: float = 2.0) -> None:
+                 stream_event_param: str | None = None, sip_rate: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
         if version not in data.VERSIONS:
             raise ValueError(f"unsupported version {version!r}; use one of {data.VERSIONS}")
         self.version = version
@@ -68,8 +71,12 @@ class SimulatedOpenSIPS:
         self.registry = Registry(data.events_for(version, demo_events))
         self.dispatcher = Dispatcher(version, self.registry, self._emit, self._info, quirks)
         self.deliverer = Deliverer(reliable=stream_reliable, event_param=stream_event_param)
+        # dialogs, registrations, destinations, connections: in step with the traffic
+        self.ops = Operations(clock, seed)
+        self.dispatcher.extend(OperationsMI(self.ops, self._emit, self.dispatcher.stats))
+        self.dispatcher.stats.gauges = self.ops.gauges
         self.traffic = TrafficGenerator(self._emit_generated, rate, seed, hostile,
-                                        list(self.registry.events))
+                                        list(self.registry.events), clock=clock)
         # the tracer module (with the other added modules): HEP for `sip_rate` SIP items a second
         self.tracer = SimTracer(self.v4, sip_rate, seed, hostile) if demo_events else None
         self.dispatcher.tracer = self.tracer
@@ -146,6 +153,7 @@ class SimulatedOpenSIPS:
                 os.makedirs(self.workdir, exist_ok=True)
             self.registry.clear()
             self.dispatcher.reset()
+            self.ops.reset()
             self.deliverer.start()
             started = []
             try:
@@ -223,6 +231,12 @@ class SimulatedOpenSIPS:
     def events(self) -> list[dict]:
         return self.dispatcher.cmd_events_list(None)["Events"]  # type: ignore[arg-type]
 
+    def generate(self, n: int = 1) -> None:
+        """Make ``n`` traffic events now, on the caller's thread (with rate 0 and a seed, the
+        tables and statistics then move the same way on every run)."""
+        for _ in range(n):
+            self._emit_generated(*self.traffic.next_event())
+
     def set_rate(self, events_per_second: float) -> None:
         self.traffic.set_rate(events_per_second)
 
@@ -250,15 +264,20 @@ class SimulatedOpenSIPS:
         self.crashes.append({"transport": where, "request": bytes(raw)})
 
     def _emit(self, name: str, params: Any) -> None:
+        if name not in self.registry.events:   # a module this server has not loaded
+            return
         subs = self.registry.active(name)
-        if name == "E_PIKE_BLOCKED" and isinstance(params, dict) and "ip" in params:
-            blocked = self.dispatcher.pike_blocked
-            if params["ip"] not in blocked:
-                blocked.append(params["ip"])
-                del blocked[:-50]
+        if name == "E_PIKE_BLOCKED" and isinstance(params, dict) and isinstance(params.get("ip"), str):
+            self.ops.connections.block(params["ip"])
         if subs:
             self.deliverer.submit(name, params, subs)
 
     def _emit_generated(self, name: str, params: Any) -> None:
-        self.dispatcher.stats.account(name, params)   # the SIP traffic this event stands for
-        self._emit(name, params)
+        before, main, after = self.ops.account(name, params)
+        for event in before:
+            self._emit(*event)
+        if main is not None:
+            self.dispatcher.stats.account(*main)   # the SIP traffic this event stands for
+            self._emit(*main)
+        for event in after:
+            self._emit(*event)

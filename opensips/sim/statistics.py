@@ -26,7 +26,7 @@ import math
 import random
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import data
 
@@ -84,6 +84,9 @@ class SimStatistics:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._procs, self._sip = _workers()
+        # the live dialog/usrloc gauges, counted by the tables that list them (operations.py);
+        # without it they are counted here from the events
+        self.gauges: Callable[[], dict[str, int]] | None = None
         self.reset()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -212,7 +215,9 @@ class SimStatistics:
     # -- reading -----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, int]:
         """Every statistic now (gauges brought up to date), in the server's order."""
+        live = self.gauges() if self.gauges is not None and self.modules else {}
         with self._lock:
+            self.stats.update(live)
             self._advance()
             st = dict(self.stats)
         st["core:timestamp"] = int(self._clock() - self._started)

@@ -45,8 +45,10 @@ class TrafficGenerator:
 
     def __init__(self, emit: Callable[[str, Any], None], rate: float = 0.0,
                  seed: int | None = None, hostile: bool = False,
-                 events: list[str] | None = None) -> None:
+                 events: list[str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.emit = emit
+        self.clock = clock        # wall time of the contacts' expiry
         self.rate = float(rate)
         self.hostile = hostile
         self.rng = random.Random(seed)
@@ -151,7 +153,7 @@ class TrafficGenerator:
             "qval": -1,
             "socket": "udp:127.0.0.1:5060",
             "bflags": 0,
-            "expires": int(time.time()) + self.rng.choice([60, 300, 600, 3600]),
+            "expires": int(self.clock()) + self.rng.choice([60, 300, 600, 3600]),
             "callid": self._callid(),
             "cseq": self.rng.randrange(1, 5000),
             "attr": "",
@@ -170,7 +172,7 @@ class TrafficGenerator:
             return self._e_ul_contact_insert()
         c = dict(self.rng.choice(self._contacts))
         c["cseq"] += 1
-        c["expires"] = int(time.time()) + 3600
+        c["expires"] = int(self.clock()) + 3600
         return c
 
     def _e_ul_contact_delete(self) -> dict:
