@@ -78,3 +78,26 @@ def write_stdout(text: str) -> str | None:
         silence_stdout()  # nor a second complaint when Python flushes at exit
         return f"cannot write the output: {exc.strerror or exc}"
     return None
+
+
+_C0 = "[\x00-\x08\x0a-\x1f]"
+_text_sub: Any = None
+
+
+def _escape_text(match: Any) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: str) -> str:
+    """Plain text (a SIP line) with C0 controls but tab as ``\\xNN`` and :data:`_UNSAFE` as ``\\uXXXX``.
+
+    For the lines ``opensips-trace`` prints: a stranger's SIP can carry escape sequences, bidi
+    overrides or line breaks that would forge output lines.
+    """
+    global _text_sub
+    if _text_sub is None:
+        import re
+
+        _text_sub = re.compile(f"{_C0}|{_UNSAFE}").sub
+    return _text_sub(_escape_text, text)
