@@ -4,50 +4,32 @@ Three promises, each broken once by a quick ``e``, ``c``, ``e`` or a hostile pay
 
 - a file is never overwritten: names carry microseconds and are opened with ``"x"``
   (exclusive create), with ``-2``, ``-3``... on a clash;
-- the output is valid JSON: Python's parser accepts ``NaN`` and ``Infinity`` in a payload,
-  and they are written as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
-- bytes that were not UTF-8 are kept: a notification decoded with U+FFFD replacements
-  carries its raw bytes (``.raw``), written base64-encoded as ``raw_b64`` next to it.
+- the output is valid JSON and bytes that were not UTF-8 are kept: the encoding of
+  :mod:`opensips.record.lossless` (NaN/Infinity as strings, ``raw_b64``), which recordings
+  share.
 
 Everything is ASCII-escaped JSON, so ``cat`` on an export cannot drive the terminal.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+# The lossless encoding lives in the library, shared with recordings (opensips.record).
+from opensips.record.lossless import encode, finite
+
 if TYPE_CHECKING:
     from .feed import Entry
 
-_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every NaN/Infinity float replaced by its name (a string)."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return _NON_FINITE.get(value, value)
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
+__all__ = ["finite", "record", "dumps", "pretty", "create", "write_jsonl", "write_one"]
 
 
 def record(entry: "Entry") -> dict[str, Any]:
     """One export record: time, event, the notification, and ``raw_b64`` when it was not UTF-8."""
-    out: dict[str, Any] = {"time": entry.ts, "event": entry.event,
-                           "notification": finite(entry.notification)}
-    raw = getattr(entry.notification, "raw", None)
-    if isinstance(raw, (bytes, bytearray)):
-        out["raw_b64"] = base64.b64encode(bytes(raw)).decode("ascii")
-    return out
+    return encode(entry.notification, {"time": entry.ts, "event": entry.event})
 
 
 def dumps(entry: "Entry", indent: int | None = None) -> str:
