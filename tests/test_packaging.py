@@ -21,8 +21,11 @@ OURS = {"opensips", "opensips_tui"}
 STDLIB = set(sys.stdlib_module_names) | {"tomllib"}  # tomllib: stdlib from 3.11, tomli before (declared)
 
 
-def _requirements() -> dict[str, Requirement]:
+def _requirements(extra: str | None = None) -> dict[str, Requirement]:
+    """The dependencies, or those of one optional extra."""
     reqs = [Requirement(r) for r in md.requires("opensips") or []]
+    if extra is not None:
+        return {r.name.lower(): r for r in reqs if r.marker and r.marker.evaluate({"extra": extra})}
     return {r.name.lower(): r for r in reqs if not (r.marker and "extra" in str(r.marker))}
 
 
@@ -52,6 +55,7 @@ def _third_party_imports(root: Path) -> dict[str, str]:
 def test_every_imported_distribution_is_declared() -> None:
     """httpcore is imported by opensips.mi.http, tomli on Python < 3.11: each is a declared dependency."""
     declared = _requirements()
+    declared.update(_requirements("amqp"))   # pika: imported only when a RabbitMQ source is made
     by_module = md.packages_distributions()
     imported = {}
     for pkg in (opensips, opensips_tui):

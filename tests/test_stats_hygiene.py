@@ -8,7 +8,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["opensips.stats", "opensips.cli.stats", "opensips.record"])
+@pytest.mark.parametrize("module", ["opensips.stats", "opensips.cli.stats", "opensips.record",
+                                    "opensips.event.amqp"])
 def test_no_ui_imports(module: str) -> None:
     code = (f"import sys, {module}; bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]; "
             "print(bad); sys.exit(1 if bad else 0)")
