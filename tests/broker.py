@@ -13,10 +13,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")   # Debian's; /usr/sbin's wrapper su's to rabbitmq
 EPMD = shutil.which("epmd") or "/usr/bin/epmd"
@@ -166,3 +170,20 @@ class Broker:
                 self.epmd.wait(5)
             self.epmd = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    """A started broker for one test module, stopped at its end; a one-line skip without one."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(why)
+    b = Broker()
+    try:
+        b.start()
+    except Exception:
+        b.close()
+        raise
+    sys.stderr.write(f"\n[rabbitmq-server started in {b.started_in:.1f} s]\n")
+    yield b
+    b.close()

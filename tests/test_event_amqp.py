@@ -2,7 +2,7 @@
 
 The messages are the captured ones (tests/fixtures/opensips-wire/4.0.1/rabbitmq/): the same
 bodies, exchanges and routing keys, published with every property unset as the module does.
-One broker serves the whole module (tests/broker.py); its startup time is printed.
+One broker serves the whole module (tests/broker.py); its startup time is printed (-s).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from opensips.event.amqp import (DEFAULT_NODE_PATTERN, AMQPAuthError, AMQPConnec
                                  AMQPURLError)
 from opensips.event.decode import decode_notification
 from opensips.event.listener import MAX_GARBAGE
-from tests.broker import Broker, free_port, unavailable
+from tests.broker import Broker, broker, free_port, unavailable  # noqa: F401 (broker: a fixture)
 from tests.waiting import Sink, wait_until
 
 CAPTURE = Path(__file__).parent / "fixtures" / "opensips-wire" / "4.0.1" / "rabbitmq" / "deliveries.json"
@@ -35,21 +35,6 @@ def _captured() -> list[dict]:
         for messages in case.get("delivered", {}).values():
             out += messages
     return out
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    if _why_not is not None:
-        pytest.skip(_why_not)
-    b = Broker()
-    try:
-        b.start()
-    except Exception:
-        b.close()
-        raise
-    sys.stderr.write(f"\n[rabbitmq-server started in {b.started_in:.1f} s]\n")
-    yield b
-    b.close()
 
 
 class Publisher:

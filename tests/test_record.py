@@ -308,3 +308,13 @@ def test_a_notification_whose_bytes_were_not_utf8_keeps_them(tmp_path) -> None:
         rec.write(decode_notification(raw))
     line = json.loads(path.read_text().splitlines()[1])
     assert base64.b64decode(line["raw_b64"]) == raw
+
+
+def test_a_program_that_forgets_close_keeps_its_last_records(tmp_path) -> None:
+    path = tmp_path / "r.jsonl"
+    code = ("import sys; from opensips.record import Recorder\n"
+            "rec = Recorder(sys.argv[1], flush_interval=3600)\n"
+            "for i in range(5): rec.write({'method': 'E_X', 'params': {'i': i}}, when=float(i))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert [r.notification["params"]["i"] for r in Recording(path)] == list(range(5))

@@ -21,11 +21,13 @@ files exist, each readable alone.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +44,19 @@ log = logging.getLogger("opensips.record")
 DEFAULT_MAX_BYTES = 64 << 20
 DEFAULT_BACKUPS = 4
 BUFFER_BYTES = 64 << 10
+
+
+_open_recorders: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A program that forgot close() still gets its last records (the flusher is a daemon thread)."""
+    for recorder in list(_open_recorders):
+        try:
+            recorder.close()
+        except RecordingError as exc:
+            log.error("%s", exc)
 
 
 def rotated_paths(path: str | os.PathLike[str], backups: int) -> list[Path]:
@@ -102,6 +117,7 @@ class Recorder:
         self._flusher = threading.Thread(target=self._flush_loop, name="opensips-record-flush",
                                          daemon=True)
         self._flusher.start()
+        _open_recorders.add(self)
 
     # -- writing -------------------------------------------------------------
     def write(self, notification: dict, node: str | None = None, when: float | None = None) -> None:
