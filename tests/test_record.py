@@ -206,6 +206,9 @@ def test_seek_by_index_and_time(tmp_path) -> None:
     assert next(recording.records(time=1100.05)).index == 1001
     assert next(recording.records(time=0)).index == 0
     assert list(recording.records(time=5000)) == []
+    Recorder(tmp_path / "empty.jsonl").close()
+    empty = Recording(tmp_path / "empty.jsonl")
+    assert (list(empty.records(time=1.0)), list(empty.records(index=3)), len(empty)) == ([], [], 0)
 
 
 def test_seek_by_time_with_records_out_of_order(tmp_path) -> None:

@@ -129,6 +129,8 @@ class Recording:
         if time is None and index <= 0:
             return self._read(_Checkpoint(0, float("-inf"), 0, 0), lambda rec: True)
         self.scan()
+        if not self._checkpoints:   # no record at all
+            return iter(())
         if time is not None:
             keys = [c.max_before for c in self._checkpoints]
             at = max(bisect.bisect_left(keys, time) - 1, 0)
