@@ -62,6 +62,7 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         Binding("1", "show_screen('events')", "Events screen", id="screen.events", show=False),
         Binding("2", "show_screen('statistics')", "Statistics screen", id="screen.statistics", show=False),
         Binding("3", "show_screen('console')", "MI console screen", id="screen.console", show=False),
+        Binding("4", "show_screen('trace')", "SIP trace screen", id="screen.trace", show=False),
         Binding("d", "why", "Connection details", id="why", show=False),
     ]
 
@@ -307,6 +308,7 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
                                                Binding("left,right", "scroll_right", "Long lines sideways")]),
             ("Statistics screen (2)", [*screens.StatisticsScreen.BINDINGS, *screens.StatsTable.BINDINGS]),
             ("MI console (3)", screens.ConsoleScreen.help_bindings()),
+            ("SIP trace screen (4)", screens.TraceScreen.BINDINGS),
             ("Panes", [Binding("tab", "focus_next", "Next pane"),
                        Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))

@@ -1,9 +1,10 @@
 """The monitor's screens and how the app switches between them.
 
 ``events`` is the app's base screen (what ``OpenSIPSTUI.compose`` builds); every other screen
-(``statistics``: :class:`StatisticsScreen`, ``console``: :class:`ConsoleScreen`) is made once on
-first use by its factory and kept (with its history) afterwards, at most one of them above the
-base at a time. Number keys and palette entries call :func:`show`.
+(``statistics``: :class:`StatisticsScreen`, ``console``: :class:`ConsoleScreen`, ``trace``:
+:class:`TraceScreen`) is made once on first use by its factory and kept (with its history)
+afterwards, at most one of them above the base at a time. Number keys and palette entries call
+:func:`show`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Any
 from ..widgets.stats_table import StatsTable
 from .console import ConsoleScreen
 from .statistics import StatisticsScreen
+from .trace import TraceScreen
 
-__all__ = ["StatisticsScreen", "StatsTable", "ConsoleScreen", "SCREENS", "show", "make_statistics",
-           "make_console"]
+__all__ = ["StatisticsScreen", "StatsTable", "ConsoleScreen", "TraceScreen", "SCREENS", "show", "make_statistics",
+           "make_console", "make_trace"]
 
 # name -> (key, palette description)
-SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics"), "console": ("3", "MI console")}
+SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics"), "console": ("3", "MI console"),
+           "trace": ("4", "SIP trace")}
 
 
 def make_statistics(app: Any) -> StatisticsScreen:
@@ -44,8 +47,19 @@ def make_console(app: Any) -> ConsoleScreen:
                          target=mi.target, export_dir=settings.export_dir)
 
 
-FACTORIES = {"statistics": make_statistics, "console": make_console}
-_NAMED = (StatisticsScreen, ConsoleScreen)
+def make_trace(app: Any) -> TraceScreen:
+    """The trace screen on its own MI client, tracing through opensips.hep's TraceSession."""
+    from opensips.mi import OpenSIPSMI
+
+    from ..trace_source import SessionSource
+
+    settings = app.settings
+    return TraceScreen(SessionSource(OpenSIPSMI(settings.conn, **settings.mi)), export_dir=settings.export_dir,
+                       utc=settings.utc)
+
+
+FACTORIES = {"statistics": make_statistics, "console": make_console, "trace": make_trace}
+_NAMED = (StatisticsScreen, ConsoleScreen, TraceScreen)
 
 
 def show(app: Any, name: str) -> None:
