@@ -1,0 +1,38 @@
+"""The trace screen end to end against the simulator: key 4 starts a real ``TraceSession``
+(``tracer:start`` over MI towards our HEP receiver), the simulator's tracer sends HEP3 for its
+REGISTERs, OPTIONS and calls, and every way out leaves ``tracer:trace`` empty."""
+
+from __future__ import annotations
+
+import httpx
+
+from opensips_tui.screens import TraceScreen
+from tests.tui_pilot import make_app, run, until
+
+
+def _traces(sim) -> list[str]:
+    body = {"jsonrpc": "2.0", "method": "tracer:trace", "id": 1}
+    result = httpx.post(sim.http_url, json=body, timeout=5).json()["result"]
+    return [d["name"] for d in result.get("trace destinations", [])]
+
+
+@run
+async def test_key_4_traces_the_simulator_and_every_exit_stops_it(sim_factory, tmp_path):
+    sim = sim_factory(sip_rate=40, seed=5)
+    app = make_app(sim, tmp_path, health_every=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
+        assert len(_traces(sim)) == 1
+        await until(pilot, lambda: any(c.kind == "INVITE" and len(c.messages) >= 3 for c in screen.store.calls()),
+                    "a call traced", tries=300)
+        assert screen.calls_list.rows and screen.ladder.rows
+        await pilot.press("1")                        # another screen: the trace stops in OpenSIPS
+        await until(pilot, lambda: screen.state == "stopped" and not _traces(sim), "the trace gone", tries=200)
+        await pilot.press("4")
+        await until(pilot, lambda: screen.state == "running" and len(_traces(sim)) == 1, "again", tries=200)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "exit", tries=200)
+    assert _traces(sim) == []
