@@ -1,9 +1,11 @@
 """Regenerate the screenshots in this folder from the demo (simulated OpenSIPS + traffic).
 
     python screenshots/make_screenshots.py            # SVG, plus PNG when cairosvg is installed
+    python screenshots/make_screenshots.py trace      # only the trace screen's
 
-Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg (``?``) and
-statistics.svg (key ``2``), each at 120x40, plus main-80x24.svg and statistics-80x24.svg. Never edit the outputs by hand.
+Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg (``?``),
+statistics.svg (key ``2``) and trace.svg (key ``4``, a call's ladder), each at 120x40, plus
+main-80x24.svg, statistics-80x24.svg and trace-80x24.svg. Never edit the outputs by hand.
 """
 
 from __future__ import annotations
@@ -82,6 +84,26 @@ async def shoot_statistics(sim: SimulatedOpenSIPS, size: tuple[int, int], name: 
         return save(app, name)
 
 
+async def shoot_trace(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) -> Path:
+    """The trace screen (key 4): the ladder of the first completed call, cursor on its 200 OK."""
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
+                        export_dir=HERE / "tmp")
+    app = OpenSIPSTUI(settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        done = lambda: [c for c in screen.store.calls() if c.state == "COMPLETED"]  # noqa: E731
+        await until(pilot, lambda: len(done()) >= 1 and len(screen.store) >= 4, tries=600)
+        await pilot.press("p")                  # stop tracing: the picture holds still
+        await pilot.pause(1.0)
+        screen.calls_list.select(done()[0].key)
+        await pilot.pause(0.3)
+        await pilot.press("enter", *["down"] * 6)
+        await pilot.pause(0.5)
+        app.clear_notifications()
+        return save(app, name)
+
+
 def to_png(svgs: list[Path]) -> None:
     try:
         import cairosvg
@@ -89,17 +111,33 @@ def to_png(svgs: list[Path]) -> None:
         print("cairosvg not installed: SVG only")
         return
     for svg in svgs:
-        cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1600)
+        # The SVG asks for Fira Code from the web; cairosvg would fall back to a proportional
+        # font and break box drawing (the ladder): use a monospace one that is installed.
+        text = svg.read_text(encoding="utf-8").replace("Fira Code", "DejaVu Sans Mono")
+        cairosvg.svg2png(bytestring=text.encode(), write_to=str(svg.with_suffix(".png")), output_width=1600)
         print(svg.with_suffix(".png"))
 
 
+def trace_shots() -> list[Path]:
+    with SimulatedOpenSIPS(rate=5, seed=7, fifo=False, datagram_unix=False, sip_rate=3) as sim:
+        return [asyncio.run(shoot_trace(sim, (120, 40), "trace")),
+                asyncio.run(shoot_trace(sim, (80, 24), "trace-80x24"))]
+
+
 def main() -> None:
+    if sys.argv[1:] == ["trace"]:
+        svgs = trace_shots()
+        for svg in svgs:
+            print(svg)
+        to_png(svgs)
+        return
     with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
         svgs = asyncio.run(shoot(sim, (120, 40), {"main": "main", "detail": "detail", "help": "help"}))
         svgs += asyncio.run(shoot(sim, (80, 24), {"main": "main-80x24"}))
         sim.set_rate(45)   # busier, so the loads cross diagnose's first threshold
         svgs.append(asyncio.run(shoot_statistics(sim, (120, 40), "statistics")))
         svgs.append(asyncio.run(shoot_statistics(sim, (80, 24), "statistics-80x24")))
+    svgs += trace_shots()
     for svg in svgs:
         print(svg)
     to_png(svgs)
