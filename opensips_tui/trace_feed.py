@@ -35,9 +35,14 @@ class TraceFeed:
                 self._queue.popleft()
                 self.dropped += 1
             self._queue.append((packet, node))
-            signal, self._signalled = not self._signalled, True
-        if signal and self.wake is not None:
-            self.wake()
+            wake = self.wake
+            # no wake-up wired yet (the screen is still mounting): the next push tries again,
+            # and the screen drains what waits once it wires one
+            signal = wake is not None and not self._signalled
+            if signal:
+                self._signalled = True
+        if signal and wake is not None:
+            wake()
 
     def drain(self, limit: int | None = None) -> list[tuple[HepPacket, str]]:
         """The UI thread: what arrived, oldest first (at most ``limit``; the rest waits)."""

@@ -29,11 +29,16 @@ KEYS = {
 def trace_with(keys: tuple[str, ...]):
     async def run_before(pilot: Pilot) -> None:
         app = pilot.app
-        screen = TraceScreen(ReplaySource(FULL), utc=True)
+        source = ReplaySource(FULL)
+        screen = TraceScreen(source, utc=True)
         app.install_screen(screen, name="trace")
         await pilot.press("4")
-        await until(pilot, lambda: screen.store.messages_held == 20 and len(screen.calls_list.rows) == 3,
-                    "the replayed trace", tries=200)
+        try:
+            await until(pilot, lambda: screen.store.messages_held == 20 and len(screen.calls_list.rows) == 3,
+                        "the replayed trace", tries=600)
+        except AssertionError as exc:   # say where it stood (a busy machine, or a bug)
+            raise AssertionError(f"{exc}: {source.calls}, state {screen.state}, {screen.store.messages_held} "
+                                 f"held, {len(screen.feed)} waiting, {len(screen.calls_list.rows)} rows") from None
         await pilot.press(*keys)
         await pilot.pause(0.3)
         app.clear_notifications()
