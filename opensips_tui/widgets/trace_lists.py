@@ -57,11 +57,27 @@ class CallsList(LineList):
     def __init__(self, utc: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.utc = utc
+        # key -> (what the row depends on, row): a drain rebuilds only the rows of calls that moved
+        self._made: dict[object, tuple[tuple, Row]] = {}
 
     def call_row(self, number: int, call: Call) -> Row:
-        return (call.key, (str(number), format_time(call.first_time, self.utc), clean(party(call.from_uri), CUT),
-                           clean(party(call.to_uri), CUT), call.state or "-", str(len(call.messages)),
-                           duration_text(call.duration), clean(call.call_id, CUT), clean(call.node, 20)))
+        depends = (number, len(call.messages), call.state, call.first_time, call.last_time, call.from_uri)
+        made = self._made.get(call.key)
+        if made is not None and made[0] == depends:
+            return made[1]
+        row = (call.key, (str(number), format_time(call.first_time, self.utc), clean(party(call.from_uri), CUT),
+                          clean(party(call.to_uri), CUT), call.state or "-", str(len(call.messages)),
+                          duration_text(call.duration), clean(call.call_id, CUT), clean(call.node, 20)))
+        self._made[call.key] = (depends, row)
+        return row
+
+    def show_calls(self, calls: list[Call]) -> None:
+        """One row per call, numbered from 1; rows of calls no longer held are forgotten."""
+        rows = [self.call_row(n, call) for n, call in enumerate(calls, 1)]
+        if len(self._made) > 2 * len(rows) + 100:
+            keep = {row[0] for row in rows}
+            self._made = {k: v for k, v in self._made.items() if k in keep}
+        self.set_rows(rows)
 
     @staticmethod
     def _widths(width: int) -> tuple[int, int, int]:
@@ -100,6 +116,13 @@ class MessagesList(LineList):
     def __init__(self, utc: bool = False, **kwargs) -> None:
         super().__init__(follow=True, **kwargs)
         self.utc = utc
+        self._made: dict[int, Row] = {}       # seq -> row (a message never changes)
+
+    def show_messages(self, messages: list[TraceMessage]) -> None:
+        made = self._made
+        rows = [made.get(m.seq) or self.message_row(m) for m in messages]
+        self._made = {m.seq: row for m, row in zip(messages, rows)}
+        self.set_rows(rows)
 
     def message_row(self, message: TraceMessage) -> Row:
         return ((message.node, message.call_id, message.seq), (format_time(message.time, self.utc), clean(message.src, 48), clean(message.dst, 48),
