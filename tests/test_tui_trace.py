@@ -5,12 +5,15 @@ the start dialog, and when the tracer runs (only while the screen is shown; stop
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import subprocess
 
 from textual.widgets import Input, RadioButton, Static
 
 from opensips.hep import HepPacket, encode
 from opensips.hep.calls import CallStore
+from opensips.hep.jsonl import read_jsonl
 from opensips_tui.screens import TraceScreen
 from opensips_tui.trace_control import TraceOptions
 from opensips_tui.widgets.trace_dialog import TraceDialog
@@ -200,3 +203,41 @@ async def test_help_and_palette_know_the_trace_screen(sim, tmp_path):
         await pilot.pause(0.2)
         text = str(app.screen.query_one(Static).render())
         assert "SIP trace screen (4)" in text and "trace.options" in text
+
+
+@run
+async def test_export_call_and_all_as_pcap_and_jsonl(sim, tmp_path):
+    async with _traced(sim, tmp_path) as (pilot, screen, source):
+        source.replay(FULL)
+        await until(pilot, lambda: screen.store.messages_held == 20, "20 messages")
+        await pilot.press("end", "e")                 # the call
+        await until(pilot, lambda: screen.last_export, "the call exported")
+        pcap, jsonl = screen.last_export
+        assert pcap.parent == jsonl.parent == tmp_path / "exports" and pcap.stem == jsonl.stem
+        call = screen.store.get(("", "1-25280@127.0.0.1"))
+        with jsonl.open(encoding="ascii") as lines:
+            assert list(read_jsonl(lines)) == [m.packet for m in call.in_time_order()]
+        assert _pcap_records(pcap) == [m.packet.payload for m in call.in_time_order()]
+        screen.last_export = ()
+        await pilot.press("E")                        # everything held
+        await until(pilot, lambda: screen.last_export, "all exported")
+        assert len(_pcap_records(screen.last_export[0])) == 20
+        if shutil.which("tshark"):                    # Wireshark's reader agrees (when installed)
+            out = subprocess.run(["tshark", "-r", str(pcap), "-T", "fields", "-e", "ip.src", "-e", "udp.dstport",
+                                  "-e", "sip.Method", "-e", "sip.Status-Code"],
+                                 capture_output=True, text=True, timeout=60)
+            rows = [line.split("\t") for line in out.stdout.splitlines()]
+            assert rows[0] == ["127.0.0.1", "5060", "INVITE", ""] and rows[-1][3] == "200" and len(rows) == 14
+
+
+def _pcap_records(path) -> list[bytes]:
+    """The UDP payloads of a pcap written by opensips.hep.pcap (Ethernet + IPv4 + UDP)."""
+    data = path.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    out, pos = [], 24
+    while pos < len(data):
+        length = int.from_bytes(data[pos + 8:pos + 12], "little")
+        frame = data[pos + 16:pos + 16 + length]
+        out.append(frame[14 + 20 + 8:])
+        pos += 16 + length
+    return out

@@ -42,6 +42,7 @@ from opensips.hep.ladder import layout
 
 from ..safe import clean
 from ..trace_control import TraceControl, TraceOptions, TraceSource, TraceState
+from ..trace_export import export_messages
 from ..trace_feed import TraceFeed
 from ..widgets.ladder import LadderView
 from ..widgets.line_list import LineList
@@ -79,6 +80,8 @@ class TraceScreen(Screen):
         Binding("t", "options", "Trace options", id="trace.options"),
         Binding("p", "pause", "Stop/start", id="trace.pause"),
         Binding("c", "clear", "Clear", show=False, id="trace.clear"),
+        Binding("e", "export('call')", "Export call", id="trace.export_call"),
+        Binding("E", "export('all')", "Export all", show=False, id="trace.export_all"),
         Binding("z", "zoom", "Zoom pane", show=False, id="trace.zoom"),
     ]
 
@@ -93,6 +96,14 @@ class TraceScreen(Screen):
         state: TraceState
         detail: str
 
+    @dataclass
+    class Exported(Message):
+        """Posted by the export worker: the files written, or why not."""
+
+        count: int
+        paths: tuple[Path, ...] = ()
+        error: str = ""
+
     def __init__(self, source: TraceSource, *, store: CallStore | None = None, feed: TraceFeed | None = None,
                  options: TraceOptions | None = None, export_dir: Path | None = None, utc: bool = False,
                  **kwargs: Any) -> None:
@@ -102,6 +113,7 @@ class TraceScreen(Screen):
         self.control = TraceControl(source, self.feed.push, self._state_from_thread)
         self.control.options = options or TraceOptions()
         self.export_dir = export_dir
+        self.last_export: tuple[Path, ...] = ()
         self.utc = utc
         self.paused = False              # stopped by p: showing the screen does not start it
         self.state: TraceState = "stopped"
@@ -111,6 +123,7 @@ class TraceScreen(Screen):
         self._last_drain = 0.0
         self._shown_version = -1
         self._ladder_of: tuple[tuple[str, str] | None, int] = (None, -1)
+        self._headline_text = Text()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="trace-headline")
@@ -131,6 +144,8 @@ class TraceScreen(Screen):
         self.raw = self.query_one(SipMessageView)
         self.headline = self.query_one("#trace-headline", Static)
         self.feed.wake = self._wake
+        if len(self.feed):                    # pushed before the wake-up was wired
+            self._drain_soon()
         self.calls_list.focus()
         self._show_headline()
 
@@ -199,16 +214,14 @@ class TraceScreen(Screen):
             self._show_headline()
             return
         self._shown_version = self.store.version
-        calls = self.store.calls(self.filter)
-        self.calls_list.set_rows([self.calls_list.call_row(n, call) for n, call in enumerate(calls, 1)])
+        self.calls_list.show_calls(self.store.calls(self.filter))
         if self.messages_list.display:
             self._show_messages()
         self._show_ladder()
         self._show_headline()
 
     def _show_messages(self) -> None:
-        shown = self.store.messages(self.filter, last=MESSAGES_SHOWN)
-        self.messages_list.set_rows([self.messages_list.message_row(m) for m in shown])
+        self.messages_list.show_messages(self.store.messages(self.filter, last=MESSAGES_SHOWN))
 
     def _current_call(self) -> Call | None:
         """The call of the highlighted row (calls list), or of the highlighted message."""
@@ -246,7 +259,9 @@ class TraceScreen(Screen):
             line.append(f" · dropped {self.feed.dropped}", style="bold red")
         if self.filter.active:
             line.append(f" · filter: {len(store.calls(self.filter))} shown", style="cyan")
-        self.headline.update(line)
+        if line != self._headline_text:       # nothing changed, nothing drawn
+            self._headline_text = line
+            self.headline.update(line)
 
     # -- widgets' messages -------------------------------------------------------------------------
     def on_line_list_highlighted(self, message: LineList.Highlighted) -> None:
@@ -335,3 +350,36 @@ class TraceScreen(Screen):
             self.minimize()
         elif self.focused is not None:
             self.maximize(self.focused, container=False)
+
+    def action_export(self, what: str) -> None:
+        """``e``: the highlighted call, ``E``: every call held, as pcap + JSONL (on a worker thread)."""
+        if what == "call":
+            call = self._current_call()
+            messages = list(call.messages) if call else []
+        else:
+            messages = self.store.messages()
+        if not messages:
+            self.notify("Nothing to export yet", severity="warning", markup=False)
+            return
+        if self.export_dir is None:
+            self.notify("No export directory", severity="error", markup=False)
+            return
+        directory = self.export_dir
+        stem = "trace-call" if what == "call" else "trace-all"
+
+        def write() -> None:
+            try:
+                pcap, jsonl, count = export_messages(messages, directory, stem)
+            except OSError as exc:
+                self.post_message(self.Exported(0, error=f"{exc.filename or directory}: {exc.strerror or exc}"))
+                return
+            self.post_message(self.Exported(count, (pcap, jsonl)))
+        self.run_worker(write, thread=True, group="trace-export", name="trace-export")
+
+    def on_trace_screen_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(f"Export failed: {clean(message.error, 300)}", severity="error", markup=False)
+            return
+        self.last_export = message.paths
+        names = " and ".join(clean(p) for p in message.paths)
+        self.notify(f"Exported {message.count} messages to {names}", title="Export", markup=False, timeout=10)
