@@ -25,7 +25,7 @@ for a before/after comparison under the same machine load.
 writes DIR/RATE-run.txt, the folded stacks, plus a summary of the hottest frames.
 
     python bench/tui_cpu.py [--size 120x40] [--rates 0,200,2000,max] [--seconds 15] [--runs 3]
-                            [--screen events|statistics]
+                            [--screen events|statistics|trace]
 """
 
 from __future__ import annotations
@@ -318,6 +318,10 @@ def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
                 term.send(b"2")
                 if not term.wait_for(lambda s: any("SIP/s" in line for line in s.display), 15):
                     raise RuntimeError("the statistics screen never showed:\n" + term.text())
+            if args.screen == "trace":  # key 4: the tracer mirrors the simulator's SIP (2 items/s) as HEP
+                term.send(b"4")
+                if not term.wait_for(lambda s: any("trace running" in line for line in s.display), 15):
+                    raise RuntimeError("the trace screen never showed:\n" + term.text())
             time.sleep(args.warmup)
             spy = None
             if args.py_spy:
@@ -359,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presses", type=int, default=20, help="key presses per rate (default 20)")
     ap.add_argument("--runs", type=int, default=3, help="runs of every rate (default 3)")
     ap.add_argument("--refresh", type=float, default=None, help="pass --refresh to the TUI")
-    ap.add_argument("--screen", choices=("events", "statistics"), default="events",
-                    help="the screen shown while measuring (statistics: key 2, polled every second)")
+    ap.add_argument("--screen", choices=("events", "statistics", "trace"), default="events",
+                    help="the screen shown while measuring (statistics: key 2, polled every second; "
+                         "trace: key 4, the simulator's SIP traced as HEP)")
     ap.add_argument("--nice", type=int, default=0,
                     help="run the TUI and the simulator at this niceness (e.g. -5 as root, so that on a "
                          "busy machine the TUI gets the CPU it asks for and the figure is its demand)")

@@ -62,7 +62,8 @@ class TraceSource(Protocol):
     """What the screen needs from a trace session (opensips.hep's, or a test peer)."""
 
     def start(self, options: TraceOptions, on_packet: Callable[[HepPacket], None]) -> str:
-        """Start tracing towards our receiver; return a one-line description, raise on failure."""
+        """Start tracing towards our receiver; raise on failure. Returns a one-line description
+        for the headline, then any warnings for the operator, one per line."""
 
     def stop(self) -> str:
         """Stop for good (tracer and receiver); return "" or a warning for the operator.

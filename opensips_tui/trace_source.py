@@ -37,7 +37,7 @@ class SessionSource:
         with self._lock:
             self.session = session
         detail = f"{session.uri.split(';')[0]} · {options.describe()}"
-        return "; ".join([detail, *session.warnings])
+        return "\n".join([detail, *session.warnings])
 
     def stop(self) -> str:
         with self._lock:

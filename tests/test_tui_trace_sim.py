@@ -36,3 +36,30 @@ async def test_key_4_traces_the_simulator_and_every_exit_stops_it(sim_factory, t
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "exit", tries=200)
     assert _traces(sim) == []
+
+
+def _mi(sim, method: str, params: dict | None = None):
+    body = {"jsonrpc": "2.0", "method": method, "id": 1, **({"params": params} if params else {})}
+    return httpx.post(sim.http_url, json=body, timeout=5).json()
+
+
+@run
+async def test_an_older_trace_is_warned_about_and_the_command_to_stop_ours_is_shown(sim_factory, tmp_path):
+    """OpenSIPS's tracer:stop removes only the first dynamic trace: with an older one running,
+    ours stays after we stop it, and the operator gets the exact command that removes it."""
+    sim = sim_factory(sip_rate=0)
+    _mi(sim, "tracer:start", {"id": "someone_else", "uri": "hep:127.0.0.1:9;transport=udp;version=3"})
+    app = make_app(sim, tmp_path, health_every=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
+        assert any("someone_else" in w for w in screen.warnings)
+        ours = [n for n in _traces(sim) if n != "someone_else"]
+        await pilot.press("1")
+        await until(pilot, lambda: screen.state == "stopped", "stopped", tries=200)
+        await until(pilot, lambda: any(f"tracer:stop id={ours[0]}" in w for w in screen.warnings), "the command")
+        assert _traces(sim) == ["someone_else", ours[0]]          # the bug, as captured
+    _mi(sim, "tracer:stop", {"id": "someone_else"})
+    _mi(sim, "tracer:stop", {"id": ours[0]})
+    assert _traces(sim) == []

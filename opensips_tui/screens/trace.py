@@ -118,6 +118,7 @@ class TraceScreen(Screen):
         self.paused = False              # stopped by p: showing the screen does not start it
         self.state: TraceState = "stopped"
         self.detail = ""
+        self.warnings: list[str] = []    # what the session warned about (the last 20), as notified
         self.filter = CallFilter()
         self._drain_timer: Timer | None = None
         self._last_drain = 0.0
@@ -171,12 +172,19 @@ class TraceScreen(Screen):
         self.post_message(self.StateChanged(state, detail))
 
     def on_trace_screen_state_changed(self, message: StateChanged) -> None:
-        self.state, self.detail = message.state, message.detail
-        if message.state == "failed":
+        # a source's detail is one line for the headline, then any warnings (one per line)
+        first, *warnings = message.detail.split("\n")
+        self.state, self.detail = message.state, first
+        if message.state == "stopped":
+            warnings = [w for w in message.detail.split("\n") if w]
+        if message.state in ("running", "stopped"):
+            for warning in warnings:
+                self.warnings.append(warning)
+                self.notify(clean(warning, 500), title="Trace", severity="warning", markup=False, timeout=30)
+            del self.warnings[:-20]
+        elif message.state == "failed":
             self.notify(f"trace not started: {clean(message.detail, 300)}", severity="error", markup=False,
                         timeout=10)
-        elif message.state == "stopped" and message.detail:
-            self.notify(clean(message.detail, 500), title="Trace", severity="warning", markup=False, timeout=30)
         self._show_headline()
 
     # -- packets in --------------------------------------------------------------------------------
