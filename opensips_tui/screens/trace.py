@@ -40,7 +40,7 @@ from opensips.hep import HepPacket
 from opensips.hep.calls import Call, CallFilter, CallStore
 from opensips.hep.ladder import layout
 
-from ..safe import clean
+from ..safe import clean, text
 from ..trace_control import TraceControl, TraceOptions, TraceSource, TraceState
 from ..trace_export import export_messages
 from ..trace_feed import TraceFeed
@@ -290,7 +290,7 @@ class TraceScreen(Screen):
         try:
             self.filter = CallFilter.parse(event.value)
         except ValueError as exc:
-            event.input.border_subtitle = clean(str(exc), 100)
+            event.input.border_subtitle = text(str(exc), 100)     # a Text: never read as markup
             return
         event.input.border_subtitle = ""
         self._shown_version = -1
