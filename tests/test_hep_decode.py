@@ -147,3 +147,16 @@ def test_vendor_chunks_are_skipped() -> None:
     extra = b"\x00\x01\x00\x0f\x00\x08ab"  # vendor 1, type 0x0f: not our payload
     data = GOOD[:4] + (len(GOOD) + len(extra)).to_bytes(2, "big") + GOOD[6:] + extra
     assert decode(data) == decode(GOOD)
+
+
+@pytest.mark.parametrize("case,record", V3[::7], ids=[f"{c}-{i}" for i, (c, _) in enumerate(V3[::7])])
+def test_chunk_order_does_not_matter(case: str, record: dict) -> None:
+    """OpenSIPS's own layout is read at once; any other order goes chunk by chunk, to the same packet."""
+    raw = bytes.fromhex(record["hex"])
+    chunks, pos = [], 6
+    while pos < len(raw):
+        length = int.from_bytes(raw[pos + 4:pos + 6], "big")
+        chunks.append(raw[pos:pos + length])
+        pos += length
+    for order in (chunks[::-1], chunks[1:] + chunks[:1]):
+        assert decode(raw[:6] + b"".join(order)) == decode(raw)

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mi-datagram-unix", metavar="PATH",
                    help="serve MI over a UNIX datagram socket")
     p.add_argument("--rate", type=float, default=0.0, help="generated events per second (0 = none)")
+    p.add_argument("--sip-rate", type=float, default=2.0, metavar="N",
+                   help="SIP items (REGISTER, OPTIONS, call) a second sent as HEP to running traces (default 2)")
     p.add_argument("--version", dest="osips_version", choices=data.VERSIONS,
                    default=data.DEFAULT_VERSION, help="OpenSIPS version to imitate")
     p.add_argument("--seed", type=int, help="seed of the traffic generator")
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "datagram": bool(args.mi_datagram) or not chosen,
         "datagram_unix": bool(args.mi_datagram_unix) or not chosen,
     }
+    kwargs["sip_rate"] = max(0.0, args.sip_rate)
     if args.mi_http:
         kwargs["http_host"], kwargs["http_port"] = args.mi_http
     if args.mi_fifo:
