@@ -5,7 +5,9 @@
 
 Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg (``?``),
 statistics.svg (key ``2``) and trace.svg (key ``4``, a call's ladder), each at 120x40, plus
-main-80x24.svg, statistics-80x24.svg and trace-80x24.svg. Never edit the outputs by hand.
+main-80x24.svg, statistics-80x24.svg and trace-80x24.svg, and search-80x24.svg / pattern-80x24.svg
+(the events list searched with a rate alert on; the subscribe-by-pattern prompt). Never edit the
+outputs by hand.
 """
 
 from __future__ import annotations
@@ -64,6 +66,31 @@ async def shoot(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, 
             await pilot.press("question_mark")
             await pilot.pause(0.3)
             out.append(save(app, names["help"]))
+    return out
+
+
+async def shoot_search(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, str]) -> list[Path]:
+    """The events list searched by typing ("E_UL"), with a rate alert on, then ``+``'s prompt."""
+    from opensips_tui.alerts import parse_rule
+
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
+                        subscribe=[*DEMO_SUBSCRIBE, "E_UL_CONTACT_DELETE"], export_dir=HERE / "tmp",
+                        alerts=[parse_rule("E_UL_* > 1/s")])
+    app = OpenSIPSTUI(settings)
+    out: list[Path] = []
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
+        await until(pilot, lambda: app.events.alerting, tries=400)
+        app.events.focus()
+        await pilot.press("E", "_", "u", "l")
+        await pilot.pause(1.2)
+        app.clear_notifications()
+        out.append(save(app, names["search"]))
+        if "prompt" in names:
+            await pilot.press("enter", "plus")
+            await pilot.pause(0.3)
+            app.clear_notifications()
+            out.append(save(app, names["prompt"]))
     return out
 
 
@@ -134,6 +161,7 @@ def main() -> None:
     with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
         svgs = asyncio.run(shoot(sim, (120, 40), {"main": "main", "detail": "detail", "help": "help"}))
         svgs += asyncio.run(shoot(sim, (80, 24), {"main": "main-80x24"}))
+        svgs += asyncio.run(shoot_search(sim, (80, 24), {"search": "search-80x24", "prompt": "pattern-80x24"}))
         sim.set_rate(45)   # busier, so the loads cross diagnose's first threshold
         svgs.append(asyncio.run(shoot_statistics(sim, (120, 40), "statistics")))
         svgs.append(asyncio.run(shoot_statistics(sim, (80, 24), "statistics-80x24")))
