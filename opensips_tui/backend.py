@@ -33,6 +33,16 @@ def reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def handler_kwargs(event: dict[str, Any]) -> dict[str, Any]:
+    """``OpenSIPSEventHandler`` kwargs from the settings' event table (transport, listen_ip, ...)."""
+    kwargs: dict[str, Any] = {"_type": event.get("transport", "datagram")}
+    for ours, theirs in (("listen_ip", "ip"), ("listen_port", "port"),
+                         ("socket_path", "socket_path"), ("refresh_interval", "refresh_interval")):
+        if event.get(ours) is not None:
+            kwargs[theirs] = event[ours]
+    return kwargs
+
+
 class Backend:
     """Owns one MI client for its own calls and one event handler (with its own MI client)."""
 
@@ -111,15 +121,10 @@ class Backend:
         if self._handler is None:
             from opensips.event import OpenSIPSEventHandler
 
-            ev = self.settings.event
-            kwargs: dict[str, Any] = {"_type": ev.get("transport", "datagram")}
-            for ours, theirs in (("listen_ip", "ip"), ("listen_port", "port"),
-                                 ("socket_path", "socket_path"), ("refresh_interval", "refresh_interval")):
-                if ev.get(ours) is not None:
-                    kwargs[theirs] = ev[ours]
             mi = OpenSIPSMI(self.settings.conn, **self.settings.mi)
             self._owned.insert(0, mi)
-            self._handler = OpenSIPSEventHandler(mi=mi, on_state_change=self._state_changed, **kwargs)
+            self._handler = OpenSIPSEventHandler(mi=mi, on_state_change=self._state_changed,
+                                                 **handler_kwargs(self.settings.event))
         return self._handler
 
     def _state_changed(self, ev: Any, state: str) -> None:

@@ -4,10 +4,11 @@
     python screenshots/make_screenshots.py trace      # only the trace screen's
 
 Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg (``?``),
-statistics.svg (key ``2``) and trace.svg (key ``4``, a call's ladder), each at 120x40, plus
-main-80x24.svg, statistics-80x24.svg and trace-80x24.svg, and search-80x24.svg / pattern-80x24.svg
-(the events list searched with a rate alert on; the subscribe-by-pattern prompt). Never edit the
-outputs by hand.
+statistics.svg (key ``2``), console.svg (key ``3``, the dialogs view) and trace.svg (key ``4``,
+a call's ladder), each at 120x40, plus main-80x24.svg, statistics-80x24.svg, console-80x24.svg
+(the dispatcher view) and trace-80x24.svg, and search-80x24.svg / pattern-80x24.svg (the events
+list searched with a rate alert on; the subscribe-by-pattern prompt). Never edit the outputs by
+hand. ``python screenshots/make_screenshots.py console`` makes only the console's.
 """
 
 from __future__ import annotations
@@ -131,6 +132,23 @@ async def shoot_trace(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) 
         return save(app, name)
 
 
+async def shoot_console(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str, key: str) -> Path:
+    """The MI console (key 3) showing one view (``key``) of the simulator's live traffic."""
+    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
+                        export_dir=HERE / "tmp", history_path=HERE / "tmp" / "history.jsonl")
+    app = OpenSIPSTUI(settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("3")
+        screen = app.screen
+        await until(pilot, lambda: screen.input.catalog is not None, tries=400)
+        await pilot.pause(6.0)         # let the traffic make dialogs and registrations
+        await pilot.press(key)
+        await until(pilot, lambda: screen.table is not None and len(screen.table.rows) > 1, tries=400)
+        await pilot.pause(1.0)
+        app.clear_notifications()
+        return save(app, name)
+
+
 def to_png(svgs: list[Path]) -> None:
     try:
         import cairosvg
@@ -158,6 +176,12 @@ def main() -> None:
             print(svg)
         to_png(svgs)
         return
+    if sys.argv[1:] == ["console"]:
+        with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
+            svgs = [asyncio.run(shoot_console(sim, (120, 40), "console", "f2")),
+                    asyncio.run(shoot_console(sim, (80, 24), "console-80x24", "f4"))]
+        to_png(svgs)
+        return
     with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
         svgs = asyncio.run(shoot(sim, (120, 40), {"main": "main", "detail": "detail", "help": "help"}))
         svgs += asyncio.run(shoot(sim, (80, 24), {"main": "main-80x24"}))
@@ -165,6 +189,8 @@ def main() -> None:
         sim.set_rate(45)   # busier, so the loads cross diagnose's first threshold
         svgs.append(asyncio.run(shoot_statistics(sim, (120, 40), "statistics")))
         svgs.append(asyncio.run(shoot_statistics(sim, (80, 24), "statistics-80x24")))
+        svgs.append(asyncio.run(shoot_console(sim, (120, 40), "console", "f2")))
+        svgs.append(asyncio.run(shoot_console(sim, (80, 24), "console-80x24", "f4")))
     svgs += trace_shots()
     for svg in svgs:
         print(svg)

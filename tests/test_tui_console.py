@@ -21,7 +21,7 @@ async def open_console(pilot) -> ConsoleScreen:
     await pilot.press("3")
     screen = pilot.app.screen
     assert isinstance(screen, ConsoleScreen)
-    await until(pilot, lambda: screen.console.catalog is not None, "which")
+    await until(pilot, lambda: screen.input.catalog is not None, "which")
     return screen
 
 
@@ -176,12 +176,21 @@ async def test_view_refreshes_only_on_screen(sim, tmp_path) -> None:
 
 @run
 async def test_down_server_is_a_status_not_a_hang(sim, tmp_path) -> None:
-    async with console(sim, tmp_path) as (app, pilot, screen):
-        sim.stop()
+    """OpenSIPS reads the request and never answers: the MI timeout makes it DOWN on the
+    status line; the screen keeps answering keys meanwhile, and comes back when OpenSIPS does."""
+    app = console_app(sim, tmp_path)
+    app.settings.mi["timeout"] = 1.0
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_console(pilot)
+        sim.hang = True
         await run_line(pilot, screen, "uptime")
+        await pilot.press("f8")                       # keys still work while the call waits
+        assert screen.view is not None and screen.view.id == "processes"
         await until(pilot, lambda: screen.down is not None, "DOWN", tries=200)
         assert "DOWN" in plain(screen.query_one("#console-status"))
-        sim.start()
+        assert "no reply" in plain(screen.query_one("#console-status"))
+        sim.hang = False
+        await until(pilot, lambda: not screen.busy and not screen.view_busy, "the calls back", tries=200)
         await run_line(pilot, screen, "uptime")
         await until(pilot, lambda: screen.down is None, "up again", tries=200)
         assert "DOWN" not in plain(screen.query_one("#console-status"))
@@ -231,3 +240,48 @@ async def test_export_every_answer(sim, tmp_path) -> None:
     assert by_name["mi-ps"]["answers"][0]["result"]["Processes"]
     assert by_name["mi-processes"]["table"]["columns"][0] == "ID"
     assert by_name["mi-nope_cmd"]["answers"][0]["error"]["code"] == -32601
+
+
+def states(screen: ConsoleScreen) -> dict[str, str]:
+    return {r["URI"]: r["State"] for r in screen.table.as_dicts()} if screen.table is not None else {}
+
+
+@run
+async def test_dispatcher_view_follows_e_dispatcher_status(sim, tmp_path) -> None:
+    """With a one-hour refresh, only E_DISPATCHER_STATUS can bring a state change to the view;
+    the subscription exists only while the view is shown."""
+    from opensips.console import MIConsole, set_state_request
+    from opensips.mi import OpenSIPSMI
+    from tests.tui_pilot import live
+
+    async with console(sim, tmp_path) as (app, pilot, screen):
+        screen.view_interval = 3600
+        await pilot.press("f4")
+        await until(pilot, lambda: screen.table is not None and screen.table.key == "dispatcher", "the view")
+        await until(pilot, lambda: screen.watch_note.startswith("live"), "the subscription")
+        assert live(sim, "E_DISPATCHER_STATUS")
+        uri = next(u for u, state in states(screen).items() if state != "Inactive")
+        other = MIConsole(OpenSIPSMI("http", **sim.mi_kwargs("http")))
+        try:
+            row = next(r for r in screen.table.as_dicts() if r["URI"] == uri)
+            command, params = set_state_request(None, row["Partition"], row["Set"], uri, "inactive")
+            assert other.call(command, params, confirmed=True).ok
+        finally:
+            other.mi.close()
+        await until(pilot, lambda: states(screen)[uri] == "Inactive", "the event-driven refresh", tries=200)
+        # a / i / p on the highlighted destination, after confirmation
+        grid = screen.result.query_one(DataTable)
+        grid.focus()
+        grid.move_cursor(row=[r[2] for r in screen.result.shown_rows].index(uri), column=0)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmRequest), "the prompt")
+        assert '"method":"dispatcher:set_state"' in plain(app.screen.query_one("#confirm-request"))
+        assert f'"address":"{uri}"' in plain(app.screen.query_one("#confirm-request"))
+        await pilot.press("y")
+        await until(pilot, lambda: states(screen)[uri] != "Inactive", "probing again", tries=200)
+        await pilot.press("f2")
+        await until(pilot, lambda: not live(sim, "E_DISPATCHER_STATUS"), "unsubscribed", tries=200)
+        await pilot.press("f4")
+        await until(pilot, lambda: live(sim, "E_DISPATCHER_STATUS"), "subscribed again", tries=200)
+        await pilot.press("1")
+        await until(pilot, lambda: not live(sim, "E_DISPATCHER_STATUS"), "unsubscribed when hidden", tries=200)

@@ -41,10 +41,17 @@ def make_console(app: Any) -> ConsoleScreen:
     from opensips.console import History, MIConsole
     from opensips.mi import OpenSIPSMI
 
+    from ..event_watch import EventWatch
+
     settings = app.settings
     mi = OpenSIPSMI(settings.conn, **settings.mi)
+
+    def watch(on_event: Any) -> EventWatch:
+        return EventWatch("E_DISPATCHER_STATUS", on_event, conn=settings.conn, mi=settings.mi,
+                          listen=settings.event)
+
     return ConsoleScreen(MIConsole(mi, read_only=settings.read_only), history=History(settings.history_path),
-                         target=mi.target, export_dir=settings.export_dir)
+                         target=mi.target, export_dir=settings.export_dir, watch=watch)
 
 
 def make_trace(app: Any) -> TraceScreen:

@@ -15,6 +15,7 @@ carries it, so a fleet can hold one screen (or one console) per node.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from opensips.console import (VIEWS, Catalog, ConsoleError, History, MIConsole, 
 from opensips.mi import OpenSIPSMICommandError, OpenSIPSMIConnectionError
 
 from ..console_export import write_outcomes
+from ..event_watch import EventWatch
 from ..safe import clean
 from ..widgets.command_input import CommandInput
 from ..widgets.confirm import ConfirmRequest
@@ -71,6 +73,22 @@ class ViewAnswered(Message):
     node: str
     view: str
     outcomes: list[Outcome]
+
+
+@dataclass
+class DispatcherChanged(Message):
+    """E_DISPATCHER_STATUS arrived (posted by the listener thread, at most one pending)."""
+
+    node: str
+
+
+@dataclass
+class WatchChanged(Message):
+    """The E_DISPATCHER_STATUS subscription is now ``active`` (or failed with ``error``)."""
+
+    node: str
+    active: bool
+    error: str = ""
 
 
 @dataclass
@@ -128,6 +146,7 @@ class ConsoleScreen(Screen):
 
     def __init__(self, console: MIConsole, *, history: History, target: str = "", node: str = "",
                  export_dir: Path | None = None, view_interval: float = VIEW_INTERVAL,
+                 watch: Callable[[Callable[[Any], None]], EventWatch] | None = None,
                  wall: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.console = console
@@ -147,6 +166,14 @@ class ConsoleScreen(Screen):
         self._view_timer: Timer | None = None
         self._retry_timer: Timer | None = None
         self._hinted: str | None = None
+        # E_DISPATCHER_STATUS while the dispatcher view is shown: the UI thread says what it
+        # wants, one worker at a time makes it so (subscribe / unsubscribe block on MI).
+        self._watch = watch(self._dispatcher_event) if watch is not None else None
+        self._want_watch = False
+        self._watch_lock = threading.Lock()
+        self._change_pending = threading.Event()
+        self._refresh_again = False
+        self.watch_note = ""
 
     @staticmethod
     def help_bindings() -> list[Binding]:
@@ -169,8 +196,8 @@ class ConsoleScreen(Screen):
         if self.history.error:
             self.notify(f"history not saved: {clean(self.history.error)}", severity="warning", markup=False)
         self._status()
-        self._say_hint("F2 dialogs · F3 registrations · F4 dispatcher · F5 load balancer · "
-                       "F6 blocked IPs · F7 TCP · F8 processes")
+        self._say_hint("views: F2 dialogs · F3 registrations · F4 dispatcher · F5 LB · F6 pike · "
+                       "F7 TCP · F8 ps")
         self.input.focus()
 
     # -- visibility: no MI call while hidden ----------------------------------------------
@@ -181,13 +208,17 @@ class ConsoleScreen(Screen):
         if self.view is not None:
             self._refresh_view()
             self._start_view_timer()
+        self._follow_dispatcher()
 
     def on_screen_suspend(self) -> None:
         self.shown = False
         self._stop_timers()
+        self._follow_dispatcher()
 
     def on_unmount(self) -> None:
         self._stop_timers()
+        if self._watch is not None and self._watch.active:   # unsubscribe without holding up the exit
+            threading.Thread(target=self._watch.stop, name="console-watch-stop", daemon=True).start()
         close = getattr(self.console.mi, "close", None)
         if close is not None:
             try:
@@ -286,9 +317,56 @@ class ConsoleScreen(Screen):
         self.post_message(ViewAnswered(self.node, view.id, self.console.view(view)))
 
     def _refresh_view(self) -> None:
-        if self.view is not None and self.shown and not self.view_busy:
-            self.view_busy = True
-            self._fetch_view(self.view)
+        if self.view is None or not self.shown:
+            return
+        if self.view_busy:
+            self._refresh_again = True       # an event arrived during a refresh: once more after it
+            return
+        self.view_busy = True
+        self._fetch_view(self.view)
+
+    # -- E_DISPATCHER_STATUS: subscribed only while the dispatcher view is shown -----------
+    def _follow_dispatcher(self) -> None:
+        want = self.shown and self.view is not None and self.view.id == "dispatcher"
+        if self._watch is not None and want != self._want_watch:
+            self._want_watch = want
+            self._sync_watch()
+
+    @work(thread=True, group="console-watch", exit_on_error=False)
+    def _sync_watch(self) -> None:
+        assert self._watch is not None
+        with self._watch_lock:
+            while True:
+                want, error = self._want_watch, ""
+                try:
+                    self._watch.start() if want else self._watch.stop()
+                except Exception as exc:  # noqa: BLE001 - not published, no listener: a note to show
+                    error = describe_error(exc)
+                if want == self._want_watch:
+                    break
+        self.post_message(WatchChanged(self.node, self._watch.active, error))
+
+    def _dispatcher_event(self, notification: Any) -> None:
+        """Listener thread: one pending message at most, however fast events come."""
+        if notification is not None and not self._change_pending.is_set():
+            self._change_pending.set()
+            self.post_message(DispatcherChanged(self.node))
+
+    def on_dispatcher_changed(self, message: DispatcherChanged) -> None:
+        self._change_pending.clear()
+        if self.view is not None and self.view.id == "dispatcher":
+            self._refresh_view()
+
+    def on_watch_changed(self, message: WatchChanged) -> None:
+        if message.active:
+            self.watch_note = "live events"
+        elif message.error:
+            self.watch_note = f"no E_DISPATCHER_STATUS ({message.error})"
+        else:
+            self.watch_note = ""
+        if self.view is not None and self.view.id == "dispatcher" and self.outcomes and not self.view_busy:
+            self._summarise(self.view.title, self.outcomes, self.table, every=self.view_interval,
+                            note=self.watch_note)
 
     # -- answers -----------------------------------------------------------------------------
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
@@ -340,6 +418,9 @@ class ConsoleScreen(Screen):
         self.view_busy = False
         if self.view is None or message.view != self.view.id:
             return   # the operator moved on meanwhile
+        if self._refresh_again:
+            self._refresh_again = False
+            self._refresh_view()
         view, outcomes = self.view, message.outcomes
         same = bool(self.outcomes) and self.table is not None and self.table.key == view.id
         if outcomes:
@@ -352,7 +433,8 @@ class ConsoleScreen(Screen):
             self.table = None
             failed = outcomes[-1].error if outcomes else None
             self.result.show(error_value(failed) if failed else None, None)
-        self._summarise(view.title, outcomes, self.table, every=self.view_interval)
+        self._summarise(view.title, outcomes, self.table, every=self.view_interval,
+                        note=self.watch_note if view.id == "dispatcher" else "")
 
     def _note_health(self, outcome: Outcome) -> None:
         was = self.down
@@ -366,7 +448,7 @@ class ConsoleScreen(Screen):
             self._status()
 
     def _summarise(self, title: str, outcomes: list[Outcome], table: Table | None,
-                   every: float | None = None) -> None:
+                   every: float | None = None, note: str = "") -> None:
         elapsed = sum(o.elapsed for o in outcomes) * 1000
         when = time.strftime("%H:%M:%S", time.localtime(outcomes[-1].at)) if outcomes else ""
         failed = next((o for o in outcomes if not o.ok), None)
@@ -381,6 +463,8 @@ class ConsoleScreen(Screen):
         parts.append(f"{elapsed:.1f} ms")
         if every:
             parts.append(f"every {every:g} s")
+        if note:
+            parts.append(clean(note))
         parts.append(when)
         self.summary.update(Text(" · ".join(p for p in parts if p), no_wrap=True, overflow="ellipsis", end=""))
         self.summary.set_class(failed is not None, "-error")
@@ -434,6 +518,8 @@ class ConsoleScreen(Screen):
 
     # -- views -----------------------------------------------------------------------------
     def action_view(self, name: str) -> None:
+        if name == "dispatcher":
+            self._say_hint("esc, then a / i / p: set the highlighted destination active / inactive / probing")
         self.view = VIEWS[name]
         self.table = None
         self.summary.update(Text(f"{self.view.title} · asking OpenSIPS…", no_wrap=True, end=""))
@@ -443,6 +529,7 @@ class ConsoleScreen(Screen):
         if self._view_timer is not None:
             self._view_timer.reset()
         self._start_view_timer()
+        self._follow_dispatcher()
 
     def leave_view(self) -> None:
         """A typed command takes the results area: the view stops refreshing."""
@@ -450,6 +537,7 @@ class ConsoleScreen(Screen):
         if self._view_timer is not None:
             self._view_timer.stop()
             self._view_timer = None
+        self._follow_dispatcher()
 
     def action_set_state(self, state: str) -> None:
         """a / i / p on a dispatcher destination: dispatcher:set_state, after confirmation."""
