@@ -102,25 +102,26 @@ def wait_rows(console: MIConsole, name: str, cond, what: str, seconds: float = 1
 
 @pytest.fixture
 def calls(real) -> Iterator[str]:
-    """Two 20 s sipp calls through the proxy to service 'consoleit' (stopped at teardown)."""
+    """Two 10 s sipp calls through the proxy to a service of its own; the teardown lets them
+    end with their BYE (a killed UAC would leave its dialogs confirmed for hours)."""
     if shutil.which("sipp") is None:
         pytest.skip("sipp is not installed")
     host, port = sip_addr(real)
     local = free_udp_port(exempt_ports(real)[10:])
+    service = f"console{uuid.uuid4().hex[:8]}"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         media = probe.getsockname()[1]
     proc = subprocess.Popen(
-        ["sipp", "-sf", str(KIT / "sipp" / "uac.xml"), "-s", "consoleit", "-i", "127.0.0.1",
-         "-p", str(local), "-mp", str(media), "-m", "2", "-l", "2", "-d", "20000", "-nostdin",
+        ["sipp", "-sf", str(KIT / "sipp" / "uac.xml"), "-s", service, "-i", "127.0.0.1",
+         "-p", str(local), "-mp", str(media), "-m", "2", "-l", "2", "-d", "10000", "-nostdin",
          f"{host}:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp")
     try:
-        yield "sip:consoleit@" + host
+        yield f"sip:{service}@{host}"
     finally:
-        proc.terminate()
         try:
-            proc.wait(5)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
