@@ -92,7 +92,10 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
     # -- composition -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            yield EventsList(id="events")
+            # In a box of its own: Textual draws again every widget whose parent's area meets a
+            # changed region, so directly in #main the list would be drawn with every log batch.
+            with Vertical(id="events-box"):
+                yield EventsList(id="events")
             with Vertical(id="right"):
                 yield EventLog(self.feed.ring_size, utc=self.settings.utc, id="log-pane")
                 yield DetailPane(utc=self.settings.utc, id="detail")

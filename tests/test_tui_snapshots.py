@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Log, Tree
+from textual.widgets import Tree
 
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
+from opensips_tui.widgets import LogView
 from tests.tui_pilot import until
 
 FIXED_NOW = 1_764_255_600.0  # 2025-11-27 15:00:00 UTC
@@ -40,7 +41,7 @@ def prepare(sim):
                     and app.status.health, "subscriptions", tries=200)
         for name, params in EVENTS:
             sim.raise_event(name, params)
-        await until(pilot, lambda: len(app.query_one("#log", Log).lines) == len(EVENTS), "log lines", tries=200)
+        await until(pilot, lambda: len(app.query_one("#log", LogView).lines) == len(EVENTS), "log lines", tries=200)
         app.events.highlighted = app.events.names.index("E_PIKE_BLOCKED")
         tree = app.query_one("#payload", Tree)
         await until(pilot, lambda: [str(n.label) for n in tree.root.children] == ["ip: 203.0.113.7"]

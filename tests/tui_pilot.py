@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from textual.pilot import Pilot
-from textual.widgets import Log
+from opensips_tui.widgets import LogView
 
 from opensips.sim import SimulatedOpenSIPS
 from opensips_tui.app import OpenSIPSTUI
@@ -50,7 +50,7 @@ def live(sim: SimulatedOpenSIPS, event: str | None = None) -> list[dict]:
 
 
 def log_lines(app: OpenSIPSTUI) -> list[str]:
-    return list(app.query_one("#log", Log).lines)
+    return list(app.query_one("#log", LogView).lines)
 
 
 async def highlight(pilot: Pilot, app: OpenSIPSTUI, event: str) -> None:

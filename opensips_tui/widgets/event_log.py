@@ -1,10 +1,10 @@
 """The event log: one plain-text line per notification, written in batches.
 
-Follows the tail while scrolled to the bottom (``Log`` does that); when the operator scrolls
-up, or pauses, a marker says so and counts what arrived meanwhile. The marker's count is a
-number like the others: the app redraws it with them (:meth:`EventLog.show_marker`), not on
-every batch. Lines come from :meth:`Entry.line`, whose text is already cleaned of control
-characters.
+Follows the tail while scrolled to the bottom; when the operator scrolls up, or pauses, a
+marker says so and counts what arrived meanwhile. The marker's count is a number like the
+others: the app redraws it with them (:meth:`EventLog.show_marker`), not on every batch. The
+:class:`LogView` formats a line (:meth:`Entry.line`, cleaned of control characters) only when
+it draws it.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from .pane import Pane
 
 
 class EventLog(Pane):
-    """The ``Log``, its filter input and its "paused, N new" marker; owns pause state."""
+    """The :class:`LogView`, its filter input and its "paused, N new" marker; owns pause state."""
 
     DEFAULT_CSS = """
     EventLog { height: 1fr; }
-    EventLog > Log { height: 1fr; overflow-y: auto; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
+    EventLog > LogView { height: 1fr; overflow-y: auto; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     EventLog > #marker {
         dock: bottom; height: 1; display: none;
         background: $warning; color: $text; text-style: bold;
@@ -41,14 +41,14 @@ class EventLog(Pane):
         self.utc = utc
         self.paused = False
         self.unseen = 0          # matching events not on screen (paused / scrolled up)
-        self.last_seq = 0        # newest entry written to the Log
+        self.last_seq = 0        # newest entry written to the log
         self.following = True    # at the bottom: new lines scroll into view
         self._marker_text: str | None = None  # what the marker shows (None: hidden)
         self.border_title = "Log"
 
     def compose(self) -> ComposeResult:
         yield FilterBar()
-        yield LogView(max_lines=self.max_lines, id="log")
+        yield LogView(max_lines=self.max_lines, utc=self.utc, id="log")
         yield Static(id="marker")
 
     def on_mount(self) -> None:
@@ -60,7 +60,7 @@ class EventLog(Pane):
 
     def _scrollbar_shown(self, shown: bool) -> None:
         """The log overflowed (laid out with a scrollbar): now it can scroll to its tail."""
-        if shown and self.showing_new:
+        if shown and self.showing_new and self._log.cursor is None:  # (a cursor just moved up)
             self._log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _scrolled(self, scroll_y: float) -> None:
@@ -98,15 +98,12 @@ class EventLog(Pane):
             self.unseen += batch.matched  # shown by the next show_marker()
             return
         if batch.matched:
-            lines = []
-            shown: list[Entry | None] = []
+            items: list[Entry | str] = []
             if batch.skipped:
-                lines.append(f"... {batch.skipped} more events in this burst "
+                items.append(f"... {batch.skipped} more events in this burst "
                              "(counted, kept for export; not shown)")
-                shown.append(None)
-            lines.extend(e.line(self.utc) for e in batch.entries)
-            shown.extend(batch.entries)
-            log.write_entries(lines, shown)
+            items.extend(batch.entries)
+            log.write(items)
             if batch.entries:
                 self.last_seq = batch.entries[-1].seq
             if self.following:
@@ -123,7 +120,7 @@ class EventLog(Pane):
         entries = list(entries)[-self.max_lines:]
         log = self.log_widget
         log.clear()
-        log.write_entries([e.line(self.utc) for e in entries], entries)
+        log.write(entries)
         self.following = True
         log.scroll_end(animate=False, x_axis=False)
         self.last_seq = entries[-1].seq if entries else self.last_seq
