@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -63,3 +64,34 @@ def test_hep_comes_from_the_hep_udp_socket_ps_lists(sim_factory) -> None:
     packet = decode(data)
     assert packet.version == 3 and packet.payload_type == 1 and packet.capture_id == 1
     assert packet.correlation_id and packet.correlation_id.decode() in packet.payload.decode()
+
+
+def test_traced_calls_are_the_dialogs_of_dialog_list(sim_factory) -> None:
+    """The SIP of generated dialogs reaches the trace: same Call-IDs, users and tags as dialog:list."""
+    from opensips.hep.session import TraceSession
+    from opensips.hep.sip import summarize
+    from opensips.mi import OpenSIPSMI
+
+    sim = sim_factory(sip_rate=0, seed=5)
+    got: list = []
+    with OpenSIPSMI("http", url=sim.http_url) as mi, TraceSession(mi, got.append):
+        sim.generate(300)
+        dialogs = mi.execute("dialog:list")["Dialogs"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not {d["callid"] for d in dialogs} <= {
+                summarize(p.payload).call_id for p in got}:
+            time.sleep(0.05)
+    by_call: dict[str, list] = {}
+    for p in got:
+        by_call.setdefault(summarize(p.payload).call_id, []).append(summarize(p.payload))
+    assert dialogs and {d["callid"] for d in dialogs} <= set(by_call)
+    for d in dialogs:
+        msgs = by_call[d["callid"]]
+        assert msgs[0].method == "INVITE" and msgs[0].from_tag == d["caller_tag"]
+        assert f"sip:{msgs[0].from_user}@" in d["from_uri"] and f"sip:{msgs[0].to_user}@" in d["to_uri"]
+        tagged = [m.to_tag for m in msgs if m.to_tag]
+        if d["state"] >= 2:
+            assert tagged and set(tagged) == {d["CALLEES"][0]["callee_tag"]}
+        labels = [m.label for m in msgs]
+        assert labels[:4] == ["INVITE", "100 Trying", "INVITE", "100 Trying"]
+        assert ("ACK" in labels) == (d["state"] >= 4)

@@ -205,6 +205,11 @@ class DialogTable(Table):
             out["Dialogs"] = [self._mi(d, context, now) for d in ordered]
         return out
 
+    def get(self, callid: str) -> Dialog | None:
+        """The dialog of ``callid`` (deleted ones too, while listed); the tracer builds its SIP from it."""
+        with self._lock:
+            return self._dialogs.get(callid)
+
     def one(self, callid: str, from_tag: str | None = None, context: bool = False) -> dict | None:
         now = self._clock()
         with self._lock:

@@ -279,5 +279,8 @@ class SimulatedOpenSIPS:
         if main is not None:
             self.dispatcher.stats.account(*main)   # the SIP traffic this event stands for
             self._emit(*main)
+            if self.tracer is not None and name == "E_DLG_STATE_CHANGED":  # and its SIP, to traces
+                ev = main[1]
+                self.tracer.dialog_changed(self.ops.dialogs.get(ev["callid"]), ev["old_state"], ev["new_state"])
         for event in after:
             self._emit(*event)

@@ -12,12 +12,25 @@ tracer proto 22), which only a tracer can show: capture tools see ciphertext.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from .traffic import AGENTS, DOMAIN, USERS
 
 PROXY = ("127.0.0.1", 5060)
 PROXY_TLS = ("127.0.0.1", 5061)
+_CONTACT = re.compile(r"sips?:(?:([^@;>]+)@)?([^:;>]+)(?::(\d+))?")
+
+
+def _user_of(uri: str) -> str:
+    m = _CONTACT.match(uri or "")
+    return m.group(1) or "" if m else ""
+
+
+def _host_of(uri: str, default: tuple[str, int]) -> tuple[str, int]:
+    m = _CONTACT.match(uri or "")
+    return (m.group(2), int(m.group(3) or 5060)) if m else default
 
 
 @dataclass(frozen=True)
@@ -105,8 +118,13 @@ class SipGenerator:
         return [self._msg(0.0, ua, PROXY, 17, req, call_id, "OPTIONS", "ping", ""),
                 self._msg(0.001, PROXY, ua, 17, ok, call_id, "OPTIONS", "ping", "")]
 
-    def call(self, duration: float | None = None) -> list[SipMessage]:
-        """A whole call through the proxy (Record-Route), answered, then hung up by the caller."""
+    def call(self, duration: float | None = None, dialog: Any = None) -> list[SipMessage]:
+        """A whole call through the proxy (Record-Route), answered, then hung up by the caller.
+
+        ``dialog`` (a ``dialogs.Dialog``) makes it that call: its Call-ID, users, tags and
+        contacts. Every random value is drawn either way, so a generator seeded alike gives
+        the same branches for the same dialog in each of its states.
+        """
         r = self.rng
         caller, callee = self._user(), self._user()
         tls = r.random() < 0.3
@@ -118,6 +136,12 @@ class SipGenerator:
         ta = "TLS" if tls else "UDP"
         call_id = f"{r.getrandbits(64):016x}@{a_host}"
         ftag, ttag = self._tag(), self._tag()
+        if dialog is not None:
+            caller, callee = _user_of(dialog.from_uri) or caller, _user_of(dialog.to_uri) or callee
+            a_host, a_port = _host_of(dialog.caller_contact, (a_host, a[1]))
+            b_host = _host_of(dialog.callee_contact, (b_host, 5060))[0]
+            a, b = (a_host, a_port), (b_host, 5060)
+            call_id, ftag, ttag = dialog.callid, dialog.from_tag, dialog.to_tag or ttag
         via_a = f"SIP/2.0/{ta} {a_host}:{a[1]};branch={self._branch()}"
         via_p = f"SIP/2.0/UDP {PROXY[0]}:{PROXY[1]};branch={self._branch()}"
         rr = f"Record-Route: <sip:{PROXY[0]};lr>"

@@ -19,6 +19,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,6 +200,24 @@ class SimTracer:
         return {"global": "on" if self.global_on else "off", "trace destinations": dests}
 
     # -- traffic --------------------------------------------------------------------------------
+    # the messages of a call that take its dialog into each state (sipgen.call's order)
+    _PHASES = {1: (0, 4), 2: (4, 6), 3: (6, 8), 4: (8, 10), 5: (10, 14)}
+
+    def dialog_changed(self, dialog: Any, old: int, new: int) -> int:
+        """The dialog table moved a call from ``old`` to ``new``: mirror the SIP that did it.
+
+        So the calls a trace shows are the ones ``dialog:list`` lists (same Call-ID, users,
+        tags and contacts). Returns the packets sent; nothing is built while no trace runs.
+        """
+        with self._lock:
+            if not self.traces or dialog is None:
+                return 0
+        seed = zlib.crc32(dialog.callid.encode())
+        messages = SipGenerator(seed, self.sipgen.hostile).call(0, dialog)
+        start = self._PHASES.get(max(old, 0) + 1, (14, 14))[0]
+        end = self._PHASES.get(new, (start, start))[1]
+        return sum(self._mirror(m, True) for m in messages[start:end])
+
     def send_item(self, item: list[SipMessage]) -> int:
         """Mirror one item's messages now (tests use this); returns the packets sent."""
         is_call = any(m.method == "INVITE" for m in item)
