@@ -22,7 +22,8 @@ starved TUI draws less often, so its CPU would show what it got, not what it ask
 ``--python PATH`` runs the TUI with another interpreter (e.g. a venv holding an older version),
 for a before/after comparison under the same machine load.
 ``--py-spy DIR`` also records each rate with ``py-spy record --format raw`` (needs ptrace) and
-writes DIR/RATE-run.txt, the folded stacks, plus a summary of the hottest frames.
+writes DIR/RATE-run.txt, the folded stacks, plus a summary of the hottest frames; the
+per-thread CPU (from ``/proc``) then names each thread (the UI loop, the event listener, ...).
 
     python bench/tui_cpu.py [--size 120x40] [--rates 0,200,2000,max] [--seconds 15] [--runs 3]
                             [--screen events|statistics|trace]
@@ -60,6 +61,7 @@ SUBSCRIBE = TRAFFIC + QUIET
 TICKS = os.sysconf("SC_CLK_TCK")
 DOWN, UP = b"\x1b[B", b"\x1b[A"
 ACTIVE_RE = re.compile(r"(\d+) active")
+THREAD_RE = re.compile(r"thread \((\d+)\): ([^;]+);")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,17 +70,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds so far of ``pid``'s main thread (the UI loop) and of its other threads
-    (listener, terminal writer, workers) together: Python does not name OS threads."""
-    out = {"ui": 0.0, "others": 0.0}
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each of ``pid``'s threads, by OS thread id."""
+    out: dict[int, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out["ui" if task.name == str(pid) else "others"] += (int(fields[11]) + int(fields[12])) / TICKS
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / TICKS
     return out
+
+
+def thread_names(pid: int, spied: Path | None) -> dict[int, str]:
+    """OS thread id -> name: Python 3.11 does not name OS threads, but a py-spy profile
+    (``--threads``) heads each stack with ``thread (TID): NAME``. Without one, the main
+    thread is "ui" and the others are "others"."""
+    names = {pid: "ui"}
+    if spied is not None and spied.exists():
+        for line in spied.read_text(errors="replace").splitlines():
+            match = THREAD_RE.match(line)
+            if match:
+                names[int(match.group(1))] = match.group(2)
+    return names
 
 
 def run_queue_wait(pid: int) -> float:
@@ -323,7 +337,7 @@ def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
                 if not term.wait_for(lambda s: any("trace running" in line for line in s.display), 15):
                     raise RuntimeError("the trace screen never showed:\n" + term.text())
             time.sleep(args.warmup)
-            spy = None
+            spy, spy_out = None, None
             if args.py_spy:
                 Path(args.py_spy).mkdir(parents=True, exist_ok=True)
                 spy_out = Path(args.py_spy) / f"{label}.txt"
@@ -333,9 +347,12 @@ def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
             time.sleep(args.seconds)
             n1, c1, t1 = tap.count, cpu_seconds(term.proc.pid), time.monotonic()
             th1, w1 = thread_cpu(term.proc.pid), run_queue_wait(term.proc.pid)
-            threads = {k: 100 * (v - th0.get(k, 0.0)) / (t1 - t0) for k, v in th1.items()}
             if spy is not None:
                 spy.wait(args.seconds + 30)
+            names = thread_names(term.proc.pid, spy_out)
+            threads: Counter[str] = Counter()
+            for tid, seconds in th1.items():  # threads of one name (a worker pool) added up
+                threads[names.get(tid, "others")] += 100 * (seconds - th0.get(tid, 0.0)) / (t1 - t0)
             # the latency probe watches the events list's highlight: events screen only
             lat = key_latencies(term, args.presses, 0.25) if args.screen == "events" else []
             return {"cpu": 100 * (c1 - c0) / (t1 - t0), "rate": (n1 - n0) / (t1 - t0), "lat": lat,
