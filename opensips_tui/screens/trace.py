@@ -22,6 +22,7 @@ one screen.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ from ..widgets.trace_lists import CallsList, MessagesList
 DRAIN_EVERY = 0.25        # seconds between two drains (and redraws) at most
 DRAIN_MAX = 5000          # packets filed per drain; the rest waits for the next one
 MESSAGES_SHOWN = 2000     # the messages list shows the newest this many
+EXIT_WAIT = 1.0           # seconds the app's exit waits for the tracer to be stopped
 
 
 class TraceScreen(Screen):
@@ -161,8 +163,15 @@ class TraceScreen(Screen):
         self._want(None)
 
     def on_unmount(self) -> None:
+        """Every exit path of the app ends here: stop the trace, waiting at most :data:`EXIT_WAIT`.
+
+        A hung MI would otherwise hold the exit for its whole timeout (5 s by default, twice:
+        tracer:stop then tracer:trace). Past the wait the stop goes on in its thread, and the
+        session's own interpreter-exit hook bounds the rest and prints the command to run."""
         self.feed.wake = None
-        self.control.close()          # every exit path of the app ends here: stop, synchronously
+        closer = threading.Thread(target=self.control.close, name="trace-stop", daemon=True)
+        closer.start()
+        closer.join(EXIT_WAIT)
 
     def _want(self, options: TraceOptions | None) -> None:
         self.control.want(options)
