@@ -486,3 +486,25 @@ def test_a_restart_empties_the_tables(busy, http):
     assert http.execute("tcp:list") == {"Connections": []}
     assert [d["state"] for d in http.execute("ds_list")["PARTITIONS"][0]["SETS"][1]["Destinations"]] == [
         "Active", "Probing"]
+
+
+def test_set_state_on_a_probing_destination_keeps_opensips_quirks(sim_factory, clock):
+    """What ds_mi_set does in 4.0.1, and what the kit's real server did when tried by hand on
+    its dead destination: 'i' on a Probing destination raises "inactive" then "active" (the
+    Probing flag cleared), and 'p' on an Inactive one makes it Active (probing ignored,
+    Inactive cleared). The integration tier leaves it out: the real pinger probes that
+    destination every 5 s and would race the checks."""
+    sim = sim_factory(seed=2, clock=clock)
+    events = Events(sim, "E_DISPATCHER_STATUS")
+    dead = "sip:10.0.1.22:5060"
+    with OpenSIPSMI("http", **sim.mi_kwargs("http"), timeout=5) as mi:
+        steps = []
+        for st in ("i", "p", "i", "a"):
+            mi.execute("ds_set_state", {"state": st, "group": "2", "address": dead})
+            sets = mi.execute("dispatcher:list")["PARTITIONS"][0]["SETS"]
+            steps.append((sets[1]["Destinations"][1]["state"],
+                          [(p["status"], p["reason"]) for _n, p in events.take()]))
+    mi_ = "MI command"
+    assert steps == [("Inactive", [("inactive", mi_), ("active", mi_)]), ("Active", [("active", mi_)]),
+                     ("Inactive", [("inactive", mi_)]), ("Active", [("active", mi_)])]
+    events.close()

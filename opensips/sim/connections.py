@@ -19,7 +19,7 @@ from typing import Any, Callable
 from .table import Table
 
 LIFETIME = 120               # tcp_connection_lifetime default, seconds
-OPEN_CHANCE = 0.04           # chance that a generated event opens a connection
+OPEN_CHANCE = 0.1            # chance that a generated event opens a connection (disconnects: 2 in 31)
 LIMIT = 60                   # open connections at most
 LOCAL = ("127.0.0.1", 5060)
 PROTOS = ("tcp", "tcp", "tcp", "tls", "ws")
