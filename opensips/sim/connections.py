@@ -57,11 +57,13 @@ class Connections(Table):
         super().__init__(clock, seed)
         self._conns: dict[int, Connection] = {}
         self._blocked: dict[str, float] = {}
+        self._next_scan = 0.0    # idle connections are looked for once a second
 
     def reset(self) -> None:
         with self._lock:
             self._conns.clear()
             self._blocked.clear()
+            self._next_scan = 0.0
 
     # -- traffic ---------------------------------------------------------------------------
     def activity(self) -> list[Event]:
@@ -89,6 +91,9 @@ class Connections(Table):
             return conn.disconnect()
 
     def _expire(self, now: float) -> list[Event]:
+        if now < self._next_scan:
+            return []
+        self._next_scan = now + 1.0
         gone = [c for c in self._conns.values() if now - c.last_used >= LIFETIME]
         for c in gone:
             del self._conns[c.id]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -92,13 +93,17 @@ class DialogTable(Table):
         super().__init__(clock, seed)
         self._dialogs: dict[str, Dialog] = {}
         self._seq = 0
+        self._deleted: deque[Dialog] = deque()   # state 5, in the order they ended
+        self._load: dict[int, int] = {}          # live calls per load_balancer destination
 
     def reset(self) -> None:
         with self._lock:
             self._dialogs.clear()
+            self._deleted.clear()
+            self._load.clear()
 
     # -- traffic ---------------------------------------------------------------------------
-    def transition(self, params: dict, pick_balancer: Callable[[], int | None] | None = None
+    def transition(self, params: dict, pick_balancer: Callable[[dict[int, int]], int | None] | None = None
                    ) -> tuple[dict | None, list[Dialog]]:
         """Apply one generated state change; returns (the event as OpenSIPS sends it, or
         None when it cannot happen (the call is already gone), dialogs forgotten to make room).
@@ -117,13 +122,15 @@ class DialogTable(Table):
                     return None, []          # a transition of a call we no longer have
                 dlg = self._new(callid, params)
                 if pick_balancer is not None:
-                    dlg.balancer = pick_balancer()
+                    dlg.balancer = pick_balancer(self._load)
+                    if dlg.balancer is not None:
+                        self._load[dlg.balancer] = self._load.get(dlg.balancer, 0) + 1
                 self._dialogs.pop(callid, None)
                 self._dialogs[callid] = dlg
-                live = [d for d in self._dialogs.values() if d.state < 5]
-                while len(live) > LIMIT:
-                    gone = live.pop(0)
+                if len(self._dialogs) - len(self._deleted) > LIMIT:
+                    gone = next(d for d in self._dialogs.values() if d.state < 5)
                     del self._dialogs[gone.callid]
+                    self._unload(gone)
                     forgotten.append(gone)
                 return dlg.event(0, 1), forgotten
             old = dlg.state
@@ -166,11 +173,18 @@ class DialogTable(Table):
         dlg.state = new
         if new == 5:
             dlg.deleted_at = now
+            self._deleted.append(dlg)
+            self._unload(dlg)
+
+    def _unload(self, dlg: Dialog) -> None:
+        if dlg.balancer is not None:
+            self._load[dlg.balancer] -= 1
 
     def _purge(self, now: float) -> None:
-        for callid in [c for c, d in self._dialogs.items()
-                       if d.deleted_at is not None and now - d.deleted_at >= DELETED_LINGER]:
-            del self._dialogs[callid]
+        while self._deleted and now - (self._deleted[0].deleted_at or 0.0) >= DELETED_LINGER:
+            gone = self._deleted.popleft()
+            if self._dialogs.get(gone.callid) is gone:
+                del self._dialogs[gone.callid]
 
     # -- MI --------------------------------------------------------------------------------
     def end(self, dialog_id: str) -> tuple[Dialog, dict] | None:
@@ -257,9 +271,5 @@ class DialogTable(Table):
 
     def load(self) -> dict[int, int]:
         """Calls per load_balancer destination (the lbXcalls profile of the live dialogs)."""
-        out: dict[int, int] = {}
         with self._lock:
-            for d in self._dialogs.values():
-                if d.balancer is not None and d.state < 5:
-                    out[d.balancer] = out.get(d.balancer, 0) + 1
-        return out
+            return {k: v for k, v in self._load.items() if v}

@@ -78,10 +78,14 @@ class Location(Table):
     def __init__(self, clock: Callable[[], float] = time.time, seed: int | None = None) -> None:
         super().__init__(clock, seed)
         self._aors: dict[str, list[Contact]] = {}
+        self._contacts = 0
+        self._soonest = 0.0      # no contact expires before this: most events skip the scan
 
     def reset(self) -> None:
         with self._lock:
             self._aors.clear()
+            self._contacts = 0
+            self._soonest = 0.0
 
     # -- traffic ---------------------------------------------------------------------------
     def apply(self, name: str, params: dict) -> tuple[list[Event], Event | None, list[Event]]:
@@ -123,12 +127,13 @@ class Location(Table):
                        socket=str(p.get("socket") or "udp:127.0.0.1:5060"), bflags=num("bflags"),
                        attr=str(p.get("attr") or ""), latency=num("latency"))
 
-    @staticmethod
-    def _refresh(c: Contact, p: dict) -> None:
+    def _refresh(self, c: Contact, p: dict) -> None:
         for key in ("expires", "cseq"):
             v = p.get(key)
             if isinstance(v, int) and not isinstance(v, bool):
                 setattr(c, key, v)
+        if 0 < c.expires < self._soonest:
+            self._soonest = c.expires
 
     def _insert(self, c: Contact) -> list[Event]:
         out: list[Event] = []
@@ -136,8 +141,11 @@ class Location(Table):
             self._aors[c.aor] = []
             out.append(("E_UL_AOR_INSERT", {"domain": TABLE, "aor": c.aor}))
         self._aors[c.aor].append(c)
+        self._contacts += 1
+        if 0 < c.expires < self._soonest:
+            self._soonest = c.expires
         out.append(("E_UL_CONTACT_INSERT", c.event()))
-        while sum(len(cs) for cs in self._aors.values()) > LIMIT:
+        while self._contacts > LIMIT:
             oldest = next(iter(self._aors.values()))[0]
             out += self._remove(oldest)
         return out
@@ -145,6 +153,7 @@ class Location(Table):
     def _remove(self, c: Contact) -> list[Event]:
         contacts = self._aors[c.aor]
         contacts.remove(c)
+        self._contacts -= 1
         out: list[Event] = [("E_UL_CONTACT_DELETE", c.event())]
         if not contacts:
             del self._aors[c.aor]
@@ -152,9 +161,13 @@ class Location(Table):
         return out
 
     def _expire(self, now: float) -> list[Event]:
+        if now < self._soonest:
+            return []
         out: list[Event] = []
         for c in [c for cs in self._aors.values() for c in cs if 0 < c.expires <= now]:
             out += self._remove(c)
+        self._soonest = min((c.expires for cs in self._aors.values() for c in cs if c.expires > 0),
+                            default=float("inf"))
         return out
 
     def expire(self) -> list[Event]:
@@ -195,4 +208,4 @@ class Location(Table):
     def counts(self) -> tuple[int, int]:
         """(AORs, contacts) registered now."""
         with self._lock:
-            return len(self._aors), sum(len(cs) for cs in self._aors.values())
+            return len(self._aors), self._contacts

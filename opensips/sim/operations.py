@@ -54,9 +54,7 @@ class Operations:
         after: list[Event] = []
         main: Event | None = (name, params)
         if name == "E_DLG_STATE_CHANGED":
-            load = self.dialogs.load()
-            event, _forgotten = self.dialogs.transition(
-                p, lambda: self.destinations.route_call(load))
+            event, _forgotten = self.dialogs.transition(p, self.destinations.route_call)
             main = (name, event) if event is not None else None
         elif name.startswith("E_UL_CONTACT"):
             pre, main, after = self.location.apply(name, p)

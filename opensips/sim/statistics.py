@@ -187,9 +187,10 @@ class SimStatistics:
             while len(self._dialogs) > 300:   # the generator forgets old calls too
                 self._dialogs.pop(next(iter(self._dialogs)))
                 c["dialog:expired_dialogs"] += 1
-        states = list(self._dialogs.values())
-        c["dialog:active_dialogs"] = sum(1 for s in states if s >= 3)
-        c["dialog:early_dialogs"] = sum(1 for s in states if s < 3)
+        if self.gauges is None:     # else the dialog table counts them
+            states = list(self._dialogs.values())
+            c["dialog:active_dialogs"] = sum(1 for s in states if s >= 3)
+            c["dialog:early_dialogs"] = sum(1 for s in states if s < 3)
         return replies
 
     def _contact(self, c: dict[str, int], event: str, p: dict) -> None:
@@ -209,8 +210,9 @@ class SimStatistics:
             c["usrloc:location-expires"] += 1
         while len(self._aors) > 500:
             self._aors.pop(next(iter(self._aors)))
-        c["usrloc:registered_users"] = c["usrloc:location-users"] = len(self._aors)
-        c["usrloc:location-contacts"] = sum(self._aors.values())
+        if self.gauges is None:     # else the location table counts them
+            c["usrloc:registered_users"] = c["usrloc:location-users"] = len(self._aors)
+            c["usrloc:location-contacts"] = sum(self._aors.values())
 
     # -- reading -----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, int]:
