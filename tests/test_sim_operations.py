@@ -201,6 +201,10 @@ def test_opensips_3_6_8_answers_the_3x_names_only(sim_factory, clock):
         assert "pike_list" in names and "dlg_end_dlg" in names and "ds_set_state" in names
         assert mi.execute("pike_list") == {"IPs": mi.execute("pike_list")["IPs"]}
         assert mi.execute("which", {"command": "dlg_list"}) == result("which_dialog_list")
+        assert mi.execute("which", {"command": "list_tcp_conns"}) == [[]]      # no proto in 3.6
+        with pytest.raises(OpenSIPSMICommandError) as info:
+            mi.execute("list_tcp_conns", {"proto": "tcp"})
+        assert info.value.code == -32602
 
 
 def test_pike_list_answers_only_by_its_4x_name(http):

@@ -31,6 +31,8 @@ RECIPES: dict[str, list[list[str]]] = {
     "list_tcp_conns": [[], ["proto"]],
     "pike_list": [[]],
 }
+# Where 3.6.8 differs (mi/mi_core.c: its list_tcp_conns takes no params).
+RECIPES_3: dict[str, list[list[str]]] = {"list_tcp_conns": [[]]}
 # MI_NAMED_PARAMS_ONLY in dialog.c: positional params are refused before recipe matching.
 NAMED_ONLY = frozenset({"dlg_list", "dlg_list_ctx"})
 
@@ -38,11 +40,11 @@ NAMED_ONLY = frozenset({"dlg_list", "dlg_list_ctx"})
 class OperationsMI:
     """The handlers, over one :class:`Operations` (``emit`` sends events to subscribers)."""
 
-    RECIPES = RECIPES
     NAMED_ONLY = NAMED_ONLY
 
     def __init__(self, ops: Operations, emit: Callable[[str, Any], None],
-                 stats: SimStatistics | None = None) -> None:
+                 stats: SimStatistics | None = None, v4: bool = True) -> None:
+        self.RECIPES = RECIPES if v4 else {**RECIPES, **RECIPES_3}
         self.ops = ops
         self.emit = emit
         self.stats = stats

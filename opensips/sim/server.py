@@ -73,7 +73,7 @@ class SimulatedOpenSIPS:
         self.deliverer = Deliverer(reliable=stream_reliable, event_param=stream_event_param)
         # dialogs, registrations, destinations, connections: in step with the traffic
         self.ops = Operations(clock, seed)
-        self.dispatcher.extend(OperationsMI(self.ops, self._emit, self.dispatcher.stats))
+        self.dispatcher.extend(OperationsMI(self.ops, self._emit, self.dispatcher.stats, self.v4))
         self.dispatcher.stats.gauges = self.ops.gauges
         self.traffic = TrafficGenerator(self._emit_generated, rate, seed, hostile,
                                         list(self.registry.events), clock=clock)
