@@ -313,3 +313,28 @@ def test_end_dlg_ends_a_call_the_same_way(real, simmi):
         runs.append(([(list(p), p["id"] == call["ID"], p["old_state"], p["new_state"]) for p in raised],
                      after and (after["state"], after["timeout"]), again.value.code))
     assert runs[1] == runs[0]
+
+
+def test_registration_events_carry_the_real_params(real, simmi, sim):
+    names = ("E_UL_AOR_INSERT", "E_UL_CONTACT_INSERT", "E_UL_CONTACT_DELETE", "E_UL_AOR_DELETE")
+    theirs = Listener(real, *names)
+    ours = Listener(simmi, *names)
+    try:
+        register("dave", 34).close()
+        register("dave", 34, expires=0).close()
+        real_first = {}
+        for note in theirs.take(4):
+            real_first.setdefault(note["method"], note["params"])
+        assert set(real_first) == set(names)
+        sim.generate(1500)
+        sim_first: dict[str, Any] = {}
+        for note in ours.take(100, timeout=2.0):
+            sim_first.setdefault(note["method"], note["params"])
+        assert set(sim_first) == set(names)
+        for name in names:
+            assert list(sim_first[name]) == list(real_first[name]), name
+            for key, value in real_first[name].items():
+                assert value is None or type(sim_first[name][key]) is type(value), (name, key)
+    finally:
+        theirs.close()
+        ours.close()
