@@ -3,6 +3,7 @@ rate alerts, the failed box, and rows redrawn one at a time (Pilot, at 80x24 and
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -99,9 +100,10 @@ async def test_plus_subscribes_every_event_matching_a_pattern(sim, tmp_path, siz
         await pilot.press("plus")
         assert isinstance(app.screen, PatternPrompt)
         field = app.screen.query_one(Input)
-        field.value = "E_NOPE_*"
+        field.value = "[bold]E_NOPE_*\x1b[2J"
         await pilot.pause()
-        assert "matches no event" in str(app.screen.query_one("#matches").render())
+        said = app.screen.query_one("#matches").render()
+        assert "[bold]E_NOPE_*\\x1b[2J: matches no event" in getattr(said, "plain", str(said))
         await pilot.press("enter")                     # matches nothing: stays open
         assert isinstance(app.screen, PatternPrompt)
         field.value = "e_ul_contact_*"                 # any case, as --subscribe
@@ -262,9 +264,12 @@ async def test_failed_subscription_has_its_own_box(sim, tmp_path) -> None:
     app = make_app(sim, tmp_path, subscribe=["E_CORE_LOG"])
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.events.states.get("E_CORE_LOG") == "active", "subscribed")
-        # What the event handler's on_state_change reports when the listener thread died
-        # (opensips.event's own tests make it die for real).
-        app.feed.set_state("E_CORE_LOG", "failed")
+        # The listener's socket breaks under it (its descriptor now /dev/null): recv fails, the
+        # listener stops, and the handler reports the subscription failed.
+        sock = app.backend._handler.listener.sock
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, sock.fileno())
+        os.close(devnull)
         await until(pilot, lambda: app.events.states.get("E_CORE_LOG") == "failed", "failed")
         row = app.events.shown.index("E_CORE_LOG") - int(app.events.scroll_y)
         assert app.events.render_line(row).text.startswith("[E] E_CORE_LOG")
