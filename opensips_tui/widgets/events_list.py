@@ -90,7 +90,7 @@ class EventsList(Rows):
     """Events from ``events_list``, one row each; ``names`` holds them all, ``shown`` the rows
     the search lets through (``highlighted`` indexes ``shown``)."""
 
-    COMPONENT_CLASSES = {"events-list--cursor", "events-list--alert", "events-list--search"}
+    COMPONENT_CLASSES = {"events-list--cursor", "events-list--alert"}
     DEFAULT_CSS = """
     EventsList {
         border: round $primary 40%;
@@ -106,7 +106,6 @@ class EventsList(Rows):
             text-style: $block-cursor-blurred-text-style;
         }
         & > .events-list--alert { background: $error 70%; color: $text; text-style: bold; }
-        & > .events-list--search { color: $text; background: $accent 40%; }
     }
     EventsList:focus {
         border: round $primary;
