@@ -13,10 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opensips.event.decode import RawNotification, decode_notification
 from opensips.record import (VERSION, Recorder, Recording, RecordingError, RecordingExistsError,
-                             RecordingFormatError, rotated_paths)
+                             RecordingFormatError, RecordingWriteError, rotated_paths)
 from tests.waiting import wait_until
 
 HERE = Path(__file__).parent
@@ -321,3 +323,46 @@ def test_a_program_that_forgets_close_keeps_its_last_records(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert [r.notification["params"]["i"] for r in Recording(path)] == list(range(5))
+
+
+def test_a_real_full_disk(tmp_path) -> None:
+    """ENOSPC from a 64 KiB tmpfs (needs root and mount; skipped in one line otherwise)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        errors: list = []
+        rec = Recorder(mnt / "r.jsonl", buffer_bytes=4096, flush_interval=3600, on_error=errors.append)
+        for i in range(2000):
+            rec.write(_note(i, pad="z" * 60), node="a", when=float(i))
+        assert rec.error is not None and len(errors) == 1
+        assert errors[0].cause.errno == 28 and "disk full" in str(errors[0])
+        assert rec.written + rec.lost == 2000 and rec.lost > 0
+        with pytest.raises(RecordingWriteError):
+            rec.close()     # the gap line cannot be written either: close says so
+        recording = Recording(mnt / "r.jsonl").scan()
+        assert (recording.garbage, recording.truncated) == (0, 0)
+        assert [r.notification["params"]["i"] for r in recording] == list(range(rec.written))
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@given(st.lists(st.one_of(st.binary(max_size=80),
+                          st.sampled_from([b'{"time":1,"notification":{}}', b'{"gap":-1}', b'{"gap":2}',
+                                           b'{"format":"opensips-recording","version":1}',
+                                           b'{"time":1e999,"notification":{}}', b'{"time":2,"node":5,"notification":{}}',
+                                           b'{"time":3,"notification":{"method":"E"},"raw_b64":"!!"}',
+                                           b'{"time":4,"notification":{"method":"E"},"raw_b64":"/w=="}'])),
+                max_size=12))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_bytes_are_read_without_a_traceback(tmp_path, lines) -> None:
+    path = tmp_path / "fuzz.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    rec = Recording(path)
+    records = list(rec)
+    assert len(records) == rec.count and [r.index for r in records] == list(range(rec.count))
+    assert rec.count + rec.garbage + rec.truncated <= len(lines)
+    assert all(isinstance(r.notification, dict) and isinstance(r.time, float) for r in records)
