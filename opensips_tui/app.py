@@ -393,6 +393,12 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
                 keys = help_keys(self, binding, self.settings.keymap)
                 yield SystemCommand(binding.description, f"key: {keys}",
                                     partial(target.run_action, binding.action))
+        if screen is not self.screen_stack[0]:     # a screen above the events: its own keys too
+            for binding in screen.BINDINGS:
+                if isinstance(binding, Binding) and binding.description and binding.description not in taken:
+                    keys = help_keys(self, binding, self.settings.keymap)
+                    yield SystemCommand(binding.description, f"{screen.__class__.__name__} key: {keys}",
+                                        partial(screen.run_action, binding.action))
 
 
 def version_of(server: str) -> str:

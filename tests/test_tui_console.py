@@ -285,3 +285,27 @@ async def test_dispatcher_view_follows_e_dispatcher_status(sim, tmp_path) -> Non
         await until(pilot, lambda: live(sim, "E_DISPATCHER_STATUS"), "subscribed again", tries=200)
         await pilot.press("1")
         await until(pilot, lambda: not live(sim, "E_DISPATCHER_STATUS"), "unsubscribed when hidden", tries=200)
+
+
+@run
+async def test_views_in_the_palette(sim, tmp_path) -> None:
+    async with console(sim, tmp_path) as (app, pilot, screen):
+        titles = {c.title for c in app.get_system_commands(screen)}
+        assert {"Dialogs", "Registrations", "Dispatcher destinations", "Processes"} <= titles
+        command = next(c for c in app.get_system_commands(screen) if c.title == "Processes")
+        await command.callback()          # what the palette runs (run_action is a coroutine)
+        await until(pilot, lambda: screen.table is not None and screen.table.key == "processes", "the view")
+
+
+@run
+async def test_views_use_3x_names_on_a_3x_server(sim_factory, tmp_path) -> None:
+    """On 3.6.8 the status says 3.x and the views call the flat names (ps + get_statistics)."""
+    sim36 = sim_factory(version="3.6.8")
+    async with console(sim36, tmp_path) as (app, pilot, screen):
+        assert "3.x names" in plain(screen.query_one("#console-status"))
+        await pilot.press("f8")
+        await until(pilot, lambda: screen.table is not None and screen.table.key == "processes", "processes")
+        assert [o.command for o in screen.outcomes] == ["ps", "get_statistics"]
+        assert len(screen.table.rows) == len(sim36.dispatcher.processes())
+        await pilot.press(*"get_", "tab")
+        await until(pilot, lambda: "get_statistics" in plain(screen.hint), "3.x completion")

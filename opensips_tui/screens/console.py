@@ -24,7 +24,7 @@ from typing import Any, Callable
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -114,7 +114,8 @@ def describe_error(error: Exception) -> str:
     return f"{'DOWN' if isinstance(error, OpenSIPSMIConnectionError) else 'failed'}: {clean(first)}"
 
 
-def error_value(error: Exception) -> Any:
+def error_value(error: Exception | None) -> Any:
+    """An error as the value the tree and JSON show (code, message and data when there is some)."""
     if isinstance(error, OpenSIPSMICommandError):
         shown = {"code": error.code, "message": error.message}
         return shown if error.data is None else {**shown, "data": error.data}
@@ -134,7 +135,7 @@ class ConsoleScreen(Screen):
     ConsoleScreen #console-summary.-error { color: $error; }
     """
     BINDINGS = [
-        Binding("ctrl+t", "toggle", "Table/tree/JSON", id="console.toggle"),
+        Binding("ctrl+t", "cycle_display", "Table/tree/JSON", id="console.toggle"),
         Binding("ctrl+s", "export", "Export", id="console.export"),
         Binding("colon", "focus_input", "Command line", show=False, id="console.focus_input"),
         *[Binding(key, f"view('{name}')", VIEWS[name].title, show=False, id=f"console.view.{name}")
@@ -176,7 +177,7 @@ class ConsoleScreen(Screen):
         self.watch_note = ""
 
     @staticmethod
-    def help_bindings() -> list[Binding]:
+    def help_bindings() -> list[BindingType]:
         """Every key of this screen and its widgets, for the help screen."""
         return [*ConsoleScreen.BINDINGS, *CommandInput.BINDINGS, *MIResult.BINDINGS]
 
@@ -551,7 +552,7 @@ class ConsoleScreen(Screen):
         self.submit(f"{command} {params['address']} {state}", command, params, for_view=True)
 
     # -- other actions ---------------------------------------------------------------------------
-    def action_toggle(self) -> None:
+    def action_cycle_display(self) -> None:
         mode = self.result.toggle()
         self._say_hint(f"showing the answer as {'a table' if mode == 'table' else mode}")
 
