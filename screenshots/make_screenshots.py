@@ -140,7 +140,7 @@ async def shoot_console(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str
     async with app.run_test(size=size) as pilot:
         await pilot.press("3")
         screen = app.screen
-        await until(pilot, lambda: screen.input.catalog is not None, tries=400)
+        await until(pilot, lambda: screen.catalog is not None, tries=400)
         await pilot.pause(6.0)         # let the traffic make dialogs and registrations
         await pilot.press(key)
         await until(pilot, lambda: screen.table is not None and len(screen.table.rows) > 1, tries=400)

@@ -21,7 +21,7 @@ async def open_console(pilot) -> ConsoleScreen:
     await pilot.press("3")
     screen = pilot.app.screen
     assert isinstance(screen, ConsoleScreen)
-    await until(pilot, lambda: screen.input.catalog is not None, "which")
+    await until(pilot, lambda: screen.catalog is not None, "which")
     return screen
 
 

@@ -39,7 +39,7 @@ async def open_console(pilot: Pilot) -> ConsoleScreen:
     screen = app.console_screen          # type: ignore[attr-defined]
     app.install_screen(screen, name="console")
     await pilot.press("3")
-    await until(pilot, lambda: screen.input.catalog is not None, "which", tries=200)
+    await until(pilot, lambda: screen.catalog is not None, "which", tries=200)
     return screen
 
 

@@ -167,6 +167,7 @@ class ConsoleScreen(Screen):
         self._view_timer: Timer | None = None
         self._retry_timer: Timer | None = None
         self._hinted: str | None = None
+        self.catalog: Catalog | None = None    # the command list in use, once which answered (UI thread)
         # E_DISPATCHER_STATUS while the dispatcher view is shown: the UI thread says what it
         # wants, one worker at a time makes it so (subscribe / unsubscribe block on MI).
         self._watch = watch(self._dispatcher_event) if watch is not None else None
@@ -373,7 +374,7 @@ class ConsoleScreen(Screen):
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         if message.catalog is not None:
             self.down = None
-            self.input.catalog = message.catalog
+            self.catalog = self.input.catalog = message.catalog
             if self._retry_timer is not None:
                 self._retry_timer.stop()
                 self._retry_timer = None

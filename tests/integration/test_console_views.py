@@ -211,7 +211,7 @@ def test_console_screen_views_on_the_real_server(real, calls, tmp_path) -> None:
             await pilot.press("3")
             screen = app.screen
             assert isinstance(screen, ConsoleScreen)
-            await until(pilot, lambda: screen.input.catalog is not None, "which", tries=200)
+            await until(pilot, lambda: screen.catalog is not None, "which", tries=200)
             assert screen.console.catalog.namespaced
             from opensips_tui.screens.console import VIEW_KEYS
             for name, key in VIEW_KEYS.items():
@@ -246,7 +246,7 @@ def test_dispatcher_view_refreshes_on_e_dispatcher_status(real, console, tmp_pat
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("3")
             screen = app.screen
-            await until(pilot, lambda: screen.input.catalog is not None, "which", tries=200)
+            await until(pilot, lambda: screen.catalog is not None, "which", tries=200)
             screen.view_interval = 3600
             await pilot.press("f4")
             await until(pilot, lambda: screen.watch_note.startswith("live"), "subscribed", tries=200)
