@@ -156,7 +156,9 @@ def test_signal_while_mi_hangs_on_subscribe(sig: int, sim: SimulatedOpenSIPS, tm
     sim.hang = True
     run = Run(mi_flags(sim, "fifo") + ["--timeout", "3", "--socket-path", str(sock), *EVENTS])
     try:
-        time.sleep(1.0)  # imports done, subscribe in flight
+        # the subscribe is in flight once its reply FIFO exists (made before the request is written);
+        # a fixed pause here was too short on a busy machine
+        assert wait_until(lambda: reply_dir_files(sim) - before, 20), "".join(run.err)
         run.proc.send_signal(sig)
         rc = run.finish()
     finally:

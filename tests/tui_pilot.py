@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -36,12 +37,20 @@ def make_app(sim: SimulatedOpenSIPS, tmp_path: Path, health_every: float = 5.0, 
 
 
 async def until(pilot: Pilot, cond: Callable[[], object], what: str, tries: int = 100) -> None:
-    """Poll ``cond`` between UI pauses (bounded: ``tries`` pauses of at least 50 ms)."""
-    for _ in range(tries):
+    """Poll ``cond`` between UI pauses, for at least ``tries`` pauses of 50 ms and at least 20 s.
+
+    The wall-clock floor is for busy machines, where a starved UI loop needs longer than
+    ``tries`` pauses to draw what a quiet one draws in one; a met condition returns at once.
+    """
+    deadline = time.monotonic() + 20
+    n = 0
+    while True:
         if cond():
             return
+        n += 1
+        if n >= tries and time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def live(sim: SimulatedOpenSIPS, event: str | None = None) -> list[dict]:

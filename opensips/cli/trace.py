@@ -19,7 +19,7 @@ import signal
 import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 from .interrupts import loud_interrupts, run_main, silence_stdout
 
@@ -179,6 +179,7 @@ def _trace(args: Any, session: Any, mi: Any, pcap_file: Any) -> int:
     sys.stderr.write(f"{PROG}: tracing {session.trace_id} to {session.uri} via {mi.target}"
                      f"{' (filter ' + ', '.join(args.filters) + ')' if args.filters else ''}\n")
     sys.stderr.flush()
+    render: Callable[[Any], str]
     if args.json:
         from opensips.hep.jsonl import dumps as render
     elif args.verbose:

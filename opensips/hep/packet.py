@@ -33,7 +33,7 @@ PAYLOAD_SIP = 1
 _TRANSPORTS = {PROTO_UDP: "UDP", PROTO_TCP: "TCP", PROTO_TLS: "TLS", PROTO_WS: "WS"}
 # HEP writes the Linux address family numbers; map them to this platform's constants
 _FAMILIES = {2: socket.AF_INET, 10: socket.AF_INET6}
-_HEP_FAMILY = {socket.AF_INET: 2, socket.AF_INET6: 10}
+_HEP_FAMILY: dict[int, int] = {socket.AF_INET: 2, socket.AF_INET6: 10}
 
 
 class HepDecodeError(ValueError):

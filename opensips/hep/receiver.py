@@ -31,6 +31,15 @@ PacketCallback = Callable[[HepPacket], None]
 __all__ = ["HepStreamFramer", "HepUdpReceiver", "HepTcpReceiver", "PacketCallback"]
 
 
+
+def _deliver(receiver: Any, packet: HepPacket) -> None:
+    """Hand one packet to the receiver's callback; a callback that raises never stops the receiver."""
+    receiver.stats["delivered"] += 1
+    try:
+        receiver.callback(packet)
+    except Exception:
+        log.exception("HEP packet callback raised; receiver continues")
+
 class HepStreamFramer:
     """Cut a TCP byte stream into HEP packets; never raises, never holds more than one frame.
 
@@ -98,12 +107,8 @@ class HepUdpReceiver(UDPListener):
     def describe(self) -> str:
         return f"hep udp:{self.address[0]}:{self.address[1]}"
 
-    def deliver(self, packet: Any) -> None:
-        self.stats["delivered"] += 1
-        try:
-            self.callback(packet)
-        except Exception:
-            log.exception("HEP packet callback raised; receiver continues")
+    def deliver(self, packet: Any) -> None:  # type: ignore[override]  # a HepPacket, not a notification
+        _deliver(self, packet)
 
     def _run(self) -> None:
         sock = self.sock
@@ -159,7 +164,8 @@ class HepTcpReceiver(TCPStreamListener):
     def _handle(self, conn: socket.socket, msg: Any, peer: str) -> None:
         self.deliver(msg)
 
-    deliver = HepUdpReceiver.deliver
+    def deliver(self, packet: Any) -> None:  # type: ignore[override]  # a HepPacket, not a notification
+        _deliver(self, packet)
 
     def _drop(self, sel: Any, conn: socket.socket) -> None:
         entry = self._conns.get(conn)

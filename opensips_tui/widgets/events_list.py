@@ -231,7 +231,7 @@ class EventsList(Rows):
             if target != self.highlighted:
                 self.highlighted = target
             else:  # same row, maybe another event on it now
-                self._scroll_to(target)
+                self._scroll_to_row(target)
                 if self.shown[target] != keep:
                     self.post_message(EventHighlighted(self.shown[target]))
         else:
@@ -350,10 +350,10 @@ class EventsList(Rows):
                 self.refresh_line(row)
         if new is not None:
             self._anchor = self.shown[new]
-            self._scroll_to(new)
+            self._scroll_to_row(new)
             self.post_message(EventHighlighted(self.shown[new]))
 
-    def _scroll_to(self, row: int) -> None:
+    def _scroll_to_row(self, row: int) -> None:
         height = self.scrollable_content_region.height
         top = int(self.scroll_y)
         if row < top:
