@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from opensips.event.decode import RawNotification, decode_notification
@@ -357,6 +357,7 @@ def test_a_real_full_disk(tmp_path) -> None:
                                            b'{"time":3,"notification":{"method":"E"},"raw_b64":"!!"}',
                                            b'{"time":4,"notification":{"method":"E"},"raw_b64":"/w=="}'])),
                 max_size=12))
+@example(lines=[b"\x00\n\x00"])  # found in CI: one generated chunk, two lines in the file
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_bytes_are_read_without_a_traceback(tmp_path, lines) -> None:
     path = tmp_path / "fuzz.jsonl"
@@ -364,5 +365,6 @@ def test_any_bytes_are_read_without_a_traceback(tmp_path, lines) -> None:
     rec = Recording(path)
     records = list(rec)
     assert len(records) == rec.count and [r.index for r in records] == list(range(rec.count))
-    assert rec.count + rec.garbage + rec.truncated <= len(lines)
+    physical = path.read_bytes().count(b"\n") + 1  # a generated chunk may hold newlines of its own
+    assert rec.count + rec.garbage + rec.truncated <= physical
     assert all(isinstance(r.notification, dict) and isinstance(r.time, float) for r in records)
