@@ -14,7 +14,7 @@ from textual.widgets import Tree
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
 from opensips_tui.widgets import LogView
-from tests.tui_pilot import until
+from tests.tui_pilot import run, until
 
 FIXED_NOW = 1_764_255_600.0  # 2025-11-27 15:00:00 UTC
 SUBSCRIBE = ["E_PIKE_BLOCKED", "E_UL_CONTACT_INSERT", "E_CORE_LOG"]
@@ -58,3 +58,19 @@ def prepare(sim):
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_main_screen(snap_compare, sim, tmp_path, size) -> None:
     assert snap_compare(build(sim, tmp_path), terminal_size=size, run_before=prepare(sim))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@run
+async def test_detail_pane_draws_each_payload_even_with_the_same_timestamp(sim, tmp_path, size) -> None:
+    """The payload tree follows every new notification of the highlighted event, also when two
+    carry the same time (a fixed clock here; a coarse one in life). It once keyed on the time alone."""
+    app = build(sim, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in SUBSCRIBE), "subscriptions",
+                    tries=200)
+        app.events.highlighted = app.events.names.index("E_PIKE_BLOCKED")
+        tree = app.query_one("#payload", Tree)
+        for ip in ("203.0.113.7", "198.51.100.23", "192.0.2.9"):
+            sim.raise_event("E_PIKE_BLOCKED", {"ip": ip})
+            await until(pilot, lambda: [str(n.label) for n in tree.root.children] == [f"ip: {ip}"], ip, tries=200)

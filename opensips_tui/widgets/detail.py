@@ -118,7 +118,7 @@ class DetailPane(Pane):
         self.utc = utc
         self.event: str | None = None
         self.inspected: Entry | None = None   # a log line shown in full; stats wait meanwhile
-        self._payload_seen: float | None = None
+        self._payload_seen: tuple[int, float | None] | None = None  # (count, last_seen) drawn
         self._tree_built = 0.0
         self._shown: dict[str, object] = {}  # part -> what it shows now (redraw on change only)
         self.border_title = "Detail"
@@ -245,11 +245,14 @@ class DetailPane(Pane):
     def _show_tree(self, view: StatsView) -> None:
         tree = self._tree
         now = time.monotonic()
-        if view.last_seen == self._payload_seen or tree.has_focus:
+        # the count, not the time alone: two payloads can carry the same timestamp (a coarse or
+        # fixed clock), and the second one must still be drawn
+        seen = (view.count, view.last_seen) if view.last_seen is not None else None  # None: nothing yet
+        if seen == self._payload_seen or tree.has_focus:
             return
         if now - self._tree_built < TREE_INTERVAL and self._payload_seen is not None:
             return
-        self._payload_seen = view.last_seen
+        self._payload_seen = seen
         self._tree_built = now
         params = view.last_params
         if isinstance(params, (dict, list)) and params:
