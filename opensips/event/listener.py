@@ -28,6 +28,7 @@ import struct
 import threading
 from typing import Any, Callable, Iterable
 
+from .backoff import AcceptBackoff
 from .decode import (DEFAULT_MAX_BUFFER, StreamBufferOverflow, StreamDecoder, decode_notification,
                      reparse_keeping_repeats)
 
@@ -374,6 +375,8 @@ class TCPStreamListener(Listener):
             raise
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self._conns: dict[socket.socket, tuple[Any, str]] = {}
+        self._backoff = AcceptBackoff()
+        self.stats["accept_failed"] = 0    # accept() out of descriptors (each pauses accepting)
 
     def _wake(self) -> None:
         try:
@@ -402,15 +405,24 @@ class TCPStreamListener(Listener):
         sel.register(self.sock, selectors.EVENT_READ, None)
         sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         bad = 0
+        listening = True     # the listening socket is in the selector (out while fds run short)
         try:
             while not self._stopping:
-                for key, _ in sel.select(POLL_TIMEOUT_MS / 1000):
+                if not listening and not self._backoff.paused:
+                    sel.register(self.sock, selectors.EVENT_READ, None)
+                    listening = True
+                timeout = POLL_TIMEOUT_MS / 1000
+                if not listening:
+                    timeout = min(timeout, self._backoff.remaining())
+                for key, _ in sel.select(timeout):
                     if self._stopping:  # stop() from a callback closed the sockets
                         break
                     if key.data == "wake":
                         continue
                     if key.fileobj is self.sock:
-                        self._accept(sel)
+                        if not self._accept(sel):
+                            sel.unregister(self.sock)   # out of fds: see opensips.event.backoff
+                            listening = False
                         continue
                     conn = key.fileobj
                     assert isinstance(conn, socket.socket)
@@ -457,21 +469,30 @@ class TCPStreamListener(Listener):
             self._ack(conn, msg["id"], peer)
         self.deliver(msg)
 
-    def _accept(self, sel: selectors.BaseSelector) -> None:
+    def _accept(self, sel: selectors.BaseSelector) -> bool:
+        """Accept one connection; False when out of descriptors (stop selecting for a while)."""
         assert self.sock is not None
         try:
             conn, addr = self.sock.accept()
         except (BlockingIOError, InterruptedError):
-            return
+            return True
         except OSError as exc:
-            log.warning("%s: accept failed: %s", self.describe(), exc)
-            return
+            if not AcceptBackoff.is_shortage(exc):
+                log.warning("%s: accept failed: %s", self.describe(), exc)
+                return True
+            first = self._backoff.failed()
+            self.stats["accept_failed"] = self._backoff.failures
+            if first:
+                log.warning("%s: accept failed, pausing new connections until descriptors are "
+                            "free (they wait in the backlog): %s", self.describe(), exc)
+            return False
+        self._backoff.succeeded()
         peer = f"{addr[0]}:{addr[1]}"
         if self.allowed_sources is not None and addr[0] not in self.allowed_sources:
             self.stats["refused"] += 1
             log.info("%s: refused connection from %s (not in allowed_sources)", self.describe(), peer)
             conn.close()
-            return
+            return True
         if len(self._conns) >= MAX_CONNECTIONS:
             # Full: make room by dropping the connection heard from least recently, so idle
             # connections (a stranger's, or stale ones) can never lock OpenSIPS out; OpenSIPS
@@ -483,6 +504,7 @@ class TCPStreamListener(Listener):
         conn.setblocking(False)
         self._conns[conn] = (self._decoder(), peer)
         sel.register(conn, selectors.EVENT_READ, "conn")
+        return True
 
     def _drop(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
         self._conns.pop(conn, None)

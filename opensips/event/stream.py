@@ -11,6 +11,7 @@ import selectors
 import socket
 from typing import Any
 
+from .backoff import AcceptBackoff
 from .generic_socket import READ_TIMEOUT, GenericSocket, bound_inet
 
 MAX_CONNECTIONS = 64
@@ -26,6 +27,8 @@ class Stream(GenericSocket):
         self.sock = None
         self.sock_name = None
         self._sel: selectors.BaseSelector | None = None
+        self._backoff = AcceptBackoff()
+        self._listening = False   # the listening socket is in the selector (out while fds run short)
 
     def create(self) -> str:
         sock, self.ip, self.port = bound_inet(socket.SOCK_STREAM, self.kwargs)
@@ -34,20 +37,34 @@ class Stream(GenericSocket):
         self._sel = selectors.DefaultSelector()
         self._sel.register(sock, selectors.EVENT_READ)
         self.sock = sock
+        self._listening = True
         self.sock_name = f"tcp:{self.ip}:{self.port}"
         return self.sock_name
+
+    @property
+    def accept_failed(self) -> int:
+        """accept() calls that failed for lack of descriptors (each pauses accepting)."""
+        return self._backoff.failures
 
     def read(self) -> bytes | None:
         if self._sel is None:
             return None
+        if not self._listening and not self._backoff.paused and self.sock is not None:
+            self._sel.register(self.sock, selectors.EVENT_READ)
+            self._listening = True
         for key, _ in self._sel.select(READ_TIMEOUT):
             conn = key.fileobj
             assert isinstance(conn, socket.socket)
             if conn is self.sock:
                 try:
                     peer, _ = conn.accept()
-                except OSError:
+                except OSError as exc:
+                    if AcceptBackoff.is_shortage(exc):   # out of fds: see opensips.event.backoff
+                        self._backoff.failed()
+                        self._sel.unregister(conn)
+                        self._listening = False
                     continue
+                self._backoff.succeeded()
                 if len(self._sel.get_map()) > MAX_CONNECTIONS:
                     peer.close()
                     continue
