@@ -68,7 +68,9 @@ class TraceSource(Protocol):
     def stop(self) -> str:
         """Stop for good (tracer and receiver); return "" or a warning for the operator.
 
-        A source may also have ``close()``: called once when the screen goes, after ``stop``."""
+        A source may also have ``close()``: called once when the screen goes, after ``stop``,
+        and an ``on_failed`` attribute: the control sets it to :meth:`TraceControl.failed`,
+        for a source whose running trace ends by itself (its receiver died)."""
 
 
 class TraceControl:
@@ -85,6 +87,9 @@ class TraceControl:
         self._running: TraceOptions | None = None       # what the tracer runs with now
         self._lock = threading.Lock()                   # one start/stop at a time
         self._closed = False
+        self._failure: str | None = None                # failed() while a start/stop held the lock
+        if hasattr(source, "on_failed"):
+            source.on_failed = self.failed
 
     def want(self, options: TraceOptions | None) -> None:
         """UI thread: run with ``options`` (or stop, for None) at the next :meth:`converge`."""
@@ -109,6 +114,27 @@ class TraceControl:
                     if not self._start(wanted):
                         return
 
+    def failed(self, reason: str) -> None:
+        """Any thread: the running trace ended by itself (the source withdrew it): show "failed".
+
+        Never waits for the lock (the source calls from its dying receiver thread): when a start
+        or stop holds it, that step reports the failure when it ends."""
+        if not self._lock.acquire(blocking=False):
+            self._failure = reason
+            return
+        try:
+            self._ended(reason)
+        finally:
+            self._lock.release()
+
+    def _ended(self, reason: str) -> None:
+        self._failure = None
+        if self._running is None:
+            return                     # stopped meanwhile: nothing runs, nothing to report
+        self._running = None
+        self._wanted = None            # not restarted behind the operator's back: `p` starts again
+        self._set("failed", reason)
+
     def close(self) -> None:
         """Any thread, idempotent: never start again, and stop what runs now (blocks on MI)."""
         self._closed = True
@@ -122,6 +148,7 @@ class TraceControl:
                 pass
 
     def _start(self, options: TraceOptions) -> bool:
+        self._failure = None
         self._set("starting", options.describe())
         try:
             detail = self.source.start(options, self.on_packet)
@@ -131,6 +158,9 @@ class TraceControl:
             return False
         self._running = options
         self._set("running", detail)
+        if self._failure is not None:   # the receiver died while we were still starting
+            self._ended(self._failure)
+            return False
         return True
 
     def _stop(self) -> None:
@@ -140,6 +170,7 @@ class TraceControl:
         except Exception as exc:  # noqa: BLE001 - shown; the session's own exit hooks stay armed
             warning = str(exc) or type(exc).__name__
         self._running = None
+        self._failure = None           # a death reported while we stopped it: stopped is the news
         self._set("stopped", warning or "")
 
     def _set(self, state: TraceState, detail: str) -> None:

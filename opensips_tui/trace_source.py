@@ -27,17 +27,32 @@ class SessionSource:
         self.session_kwargs = session          # e.g. listen_ip, transport (tests, fleets)
         self.session: TraceSession | None = None
         self._lock = threading.Lock()
+        # Set by TraceControl: called (any thread) with a one-line reason when a running
+        # session's receiver died and the session withdrew the trace by itself.
+        self.on_failed: Callable[[str], None] | None = None
 
     def start(self, options: TraceOptions, on_packet: Callable[[HepPacket], None]) -> str:
         """Raises ``opensips.hep.session.TraceError`` (shown by the screen) when it cannot start."""
         filters = options.filters()
         session = TraceSession(self.mi, on_packet, filters=filters,
                                scope=options.scope if filters else None, **self.session_kwargs)
+        session.on_failed = lambda exc: self._failed(session, exc)
         session.start()
         with self._lock:
             self.session = session
         detail = f"{session.uri.split(';')[0]} · {options.describe()}"
         return "\n".join([detail, *session.warnings])
+
+    def _failed(self, session: TraceSession, exc: BaseException) -> None:
+        with self._lock:
+            if self.session is not session:
+                return                     # an old session, already stopped by us
+            self.session = None
+        on_failed = self.on_failed
+        if on_failed is not None:
+            why = str(exc) or type(exc).__name__
+            tail = f"; {session.warnings[-1]}" if session.left_running and session.warnings else ""
+            on_failed(f"the HEP receiver stopped ({why}); the trace was withdrawn{tail}")
 
     def stop(self) -> str:
         with self._lock:

@@ -210,3 +210,18 @@ def test_trace_withdrawn_at_interpreter_exit(traced, how) -> None:
         proc.terminate()
     assert proc.wait(30) == 0
     assert listed(mi) == []
+
+
+def test_receiver_death_is_told_to_on_failed_after_the_withdrawal(traced) -> None:
+    sim, mi = traced
+    told: list[tuple[BaseException, list]] = []
+
+    def fatal(packet):
+        raise SystemExit("consumer gave up")
+
+    session = TraceSession(mi, fatal)
+    session.on_failed = lambda exc: told.append((exc, listed(mi)))
+    session.start()
+    sim.tracer.send_item(sim.tracer.sipgen.call(0)[:1])
+    wait_for(lambda: bool(told))
+    assert isinstance(told[0][0], SystemExit) and told[0][1] == []   # withdrawn before the news

@@ -82,3 +82,24 @@ async def test_an_older_trace_is_warned_about_and_the_command_to_stop_ours_is_sh
     _mi(sim, "tracer:stop", {"id": "someone_else"})
     _mi(sim, "tracer:stop", {"id": ours[0]})
     assert _traces(sim) == []
+
+
+@run
+async def test_a_dead_receiver_shows_failed_not_running(sim_factory, tmp_path):
+    """The HEP receiver's socket fails under a running trace: the session withdraws the trace
+    and the screen says "failed" with the reason, instead of "running" over a deaf receiver."""
+    sim = sim_factory(sip_rate=0)
+    app = make_app(sim, tmp_path, health_every=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        screen = app.screen
+        await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
+        session = screen.control.source.session
+        session._listener.sock.close()            # its next recv fails (EBADF): the receiver dies
+        await until(pilot, lambda: screen.state == "failed", "failed shown", tries=300)
+        assert "HEP receiver stopped" in screen.detail and _traces(sim) == []
+        await pilot.press("p")                        # p starts a new trace, as after any stop
+        await until(pilot, lambda: screen.state == "running" and len(_traces(sim)) == 1, "again", tries=200)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "exit", tries=200)
+    assert wait_until(lambda: _traces(sim) == [], 30)

@@ -131,6 +131,9 @@ class TraceSession:
         self.error: BaseException | None = None
         self.left_running: str | None = None  # the command to run when OpenSIPS kept our trace
         self.warnings: list[str] = []
+        # Called (on the dying receiver's thread, after the trace was withdrawn) when the receiver
+        # ends on its own: whoever shows "running" must learn it stopped.
+        self.on_failed: Callable[[BaseException], None] | None = None
         self.older: list[str] = []  # dynamic traces listed before ours: tracer:stop cannot remove ours
         self.uri = ""
         self._callback = callback
@@ -334,6 +337,11 @@ class TraceSession:
             self._lock.release()
         with self._cond:
             self._cond.notify_all()
+        if self.on_failed is not None:
+            try:
+                self.on_failed(exc)
+            except Exception:  # noqa: BLE001 - the receiver is gone either way; say so in the log
+                log.exception("trace %s: on_failed raised", self.trace_id)
 
     def _withdraw(self) -> None:
         """``tracer:stop`` then ``tracer:trace``: set ``left_running`` and warn when ours is still there."""

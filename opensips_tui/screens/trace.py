@@ -183,6 +183,7 @@ class TraceScreen(Screen):
     def on_trace_screen_state_changed(self, message: StateChanged) -> None:
         # a source's detail is one line for the headline, then any warnings (one per line)
         first, *warnings = message.detail.split("\n")
+        was = self.state
         self.state, self.detail = message.state, first
         if message.state == "stopped":
             warnings = [w for w in message.detail.split("\n") if w]
@@ -192,7 +193,8 @@ class TraceScreen(Screen):
                 self.notify(clean(warning, 500), title="Trace", severity="warning", markup=False, timeout=30)
             del self.warnings[:-20]
         elif message.state == "failed":
-            self.notify(f"trace not started: {clean(message.detail, 300)}", severity="error", markup=False,
+            what = "trace stopped" if was == "running" else "trace not started"
+            self.notify(f"{what}: {clean(message.detail, 300)}", severity="error", markup=False,
                         timeout=10)
         self._show_headline()
 
