@@ -46,15 +46,20 @@ async def test_exit_with_mi_hung_is_not_held_by_the_trace(sim_factory, tmp_path)
     sim = sim_factory(sip_rate=0)
     app = make_app(sim, tmp_path, health_every=3600)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        screen = app.screen
-        await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
-        session = screen.control.source.session
+        screen, session = await _tracing(pilot, app)
         sim.hang = True
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "exit", tries=200)
     assert session.state == "running" or session.left_running
     sim.hang = False
+
+
+async def _tracing(pilot, app):
+    """Key 4, until the trace runs: the screen and its session."""
+    await pilot.press("4")
+    screen = app.screen
+    await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
+    return screen, screen.control.source.session
 
 
 def _mi(sim, method: str, params: dict | None = None):
@@ -91,10 +96,7 @@ async def test_a_dead_receiver_shows_failed_not_running(sim_factory, tmp_path):
     sim = sim_factory(sip_rate=0)
     app = make_app(sim, tmp_path, health_every=3600)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        screen = app.screen
-        await until(pilot, lambda: screen.state == "running", "the trace to start", tries=200)
-        session = screen.control.source.session
+        screen, session = await _tracing(pilot, app)
         session._listener.sock.close()            # its next recv fails (EBADF): the receiver dies
         await until(pilot, lambda: screen.state == "failed", "failed shown", tries=300)
         assert "HEP receiver stopped" in screen.detail and _traces(sim) == []
