@@ -39,7 +39,7 @@ def test_version_over_each_transport(sim, capsys, conn) -> None:
 
 
 def test_named_params_json_values(sim, capsys) -> None:
-    code, out, _ = run(["--url", sim.http_url, "get_statistics", 'statistics=["core:rcv_requests"]'], capsys)
+    code, out, _ = run(["--url", sim.http_url, "get_statistics", 'statistics=["rcv_requests"]'], capsys)
     assert code == 0 and list(json.loads(out)) == ["core:rcv_requests"]
 
 
