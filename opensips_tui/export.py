@@ -28,8 +28,11 @@ __all__ = ["finite", "record", "dumps", "pretty", "create", "write_jsonl", "writ
 
 
 def record(entry: "Entry") -> dict[str, Any]:
-    """One export record: time, event, the notification, and ``raw_b64`` when it was not UTF-8."""
-    return encode(entry.notification, {"time": entry.ts, "event": entry.event})
+    """One export record: time, node (when the entry has one: a fleet), event, the notification,
+    and ``raw_b64`` when it was not UTF-8 (the fields of a recording, opensips.record.format)."""
+    fields: dict[str, Any] = {"time": entry.ts, "event": entry.event} if entry.node is None \
+        else {"time": entry.ts, "node": entry.node, "event": entry.event}
+    return encode(entry.notification, fields)
 
 
 def dumps(entry: "Entry", indent: int | None = None) -> str:

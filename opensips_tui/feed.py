@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from rich.cells import cell_len, set_cell_size
+
 from .filters import LogFilter
 from .safe import clean, compact
 from .stats import EventStats, StatsView
@@ -26,6 +28,7 @@ from .stats import EventStats, StatsView
 TOTAL = "*"
 NOTICE_EVERY = 10.0   # seconds: one "no more notifications" notice per event at most this often
 NOTICES_MAX = 50      # notices kept between two drains
+NODE_WIDTH_MAX = 16   # the log's node column is never wider than this
 
 
 def format_time(ts: float, utc: bool = False, millis: bool = True) -> str:
@@ -36,13 +39,15 @@ def format_time(ts: float, utc: bool = False, millis: bool = True) -> str:
 class Entry:
     """One received notification, as kept in the ring."""
 
-    __slots__ = ("seq", "ts", "event", "notification", "_search")
+    __slots__ = ("seq", "ts", "event", "notification", "node", "_search")
 
-    def __init__(self, seq: int, ts: float, event: str, notification: dict[str, Any]) -> None:
+    def __init__(self, seq: int, ts: float, event: str, notification: dict[str, Any],
+                 node: str | None = None) -> None:
         self.seq = seq
         self.ts = ts
         self.event = event
         self.notification = notification
+        self.node = node   # the OpenSIPS it came from; None in a single-node app
         self._search: str | None = None
 
     @property
@@ -56,9 +61,23 @@ class Entry:
             self._search = f"{clean(self.event)} {compact(self.params)}"
         return self._search
 
-    def line(self, utc: bool = False) -> str:
-        """One log line, control characters escaped."""
+    def line(self, utc: bool = False, node_width: int = 0) -> str:
+        """One log line, control characters escaped; a node column ``node_width`` cells wide
+        when that is not 0 (``-`` for an entry with no node)."""
+        if node_width:
+            return f"{format_time(self.ts, utc)} {node_cell(self.node, node_width)} {self.search_text}"
         return f"{format_time(self.ts, utc)} {self.search_text}"
+
+
+def node_cell(node: str | None, width: int) -> str:
+    """``node`` cleaned (names may come from a recording or a broker: untrusted), cut with an
+    ellipsis or padded to exactly ``width`` cells."""
+    return set_cell_size(clean("-" if node is None else node, limit=width), width)
+
+
+def node_width(names: Iterable[str | None]) -> int:
+    """The node column's width for ``names``: the longest cleaned one, at most NODE_WIDTH_MAX."""
+    return min(max((cell_len(clean(n)) for n in names if n is not None), default=0), NODE_WIDTH_MAX)
 
 
 @dataclass
@@ -71,6 +90,7 @@ class Batch:
     touched: set[str] = field(default_factory=set)
     states: dict[str, str] = field(default_factory=dict)
     notices: list[tuple[str, str]] = field(default_factory=list)  # (event, what happened)
+    new_nodes: list[str] = field(default_factory=list)  # nodes heard from for the first time
 
     @property
     def skipped(self) -> int:
@@ -97,6 +117,8 @@ class Feed:
         # backend's callbacks), never by payload text, so it is as small as the events list.
         self._noticed: dict[str, float] = {}
         self._stats: dict[str, EventStats] = {TOTAL: EventStats(TOTAL)}
+        self._nodes: dict[str, EventStats] = {}   # per node: every event (count and rate)
+        self._new_nodes: list[str] = []
         self._seq = 0
         self._filter = LogFilter()
         # Called (on the pushing thread, outside the lock) when the feed goes from drained to
@@ -105,8 +127,9 @@ class Feed:
         self._signalled = False
 
     # -- listener side ---------------------------------------------------------------
-    def push(self, event: str, notification: dict[str, Any] | None) -> None:
-        """A subscription callback: one notification, or ``None`` for a listener notice."""
+    def push(self, event: str, notification: dict[str, Any] | None, node: str | None = None) -> None:
+        """A subscription callback: one notification, or ``None`` for a listener notice;
+        ``node``: the OpenSIPS it came from (None in a single-node app)."""
         ts = self.clock()
         with self._lock:
             if not isinstance(notification, dict):
@@ -114,17 +137,23 @@ class Feed:
                     return
             else:
                 self._seq += 1
-                entry = Entry(self._seq, ts, event, notification)
+                entry = Entry(self._seq, ts, event, notification, node)
                 self._ring.append(entry)
                 stats = self._stats.get(event)
                 if stats is None:
                     stats = self._stats[event] = EventStats(event)
                 stats.add(ts, notification.get("params"))
                 self._stats[TOTAL].add(ts, track_params=False)
+                if node is not None:
+                    per_node = self._nodes.get(node)
+                    if per_node is None:
+                        per_node = self._nodes[node] = EventStats(node)
+                        self._new_nodes.append(node)
+                    per_node.add(ts, track_params=False)
                 self._arrived += 1
                 self._touched.add(event)
                 log_filter = self._filter
-                if not log_filter.active or log_filter.matches(entry.search_text, entry.params):
+                if not log_filter.active or log_filter.matches(entry.search_text, entry.params, node):
                     self._matched += 1
                     self._pending.append(entry)
             signal, self._signalled = not self._signalled, True
@@ -162,10 +191,10 @@ class Feed:
     def drain(self) -> Batch:
         with self._lock:
             batch = Batch(list(self._pending), self._arrived, self._matched, self._touched,
-                          self._states, self._notices)
+                          self._states, self._notices, self._new_nodes)
             self._pending.clear()
             self._arrived = self._matched = 0
-            self._touched, self._states, self._notices = set(), {}, []
+            self._touched, self._states, self._notices, self._new_nodes = set(), {}, [], []
             self._signalled = False  # the next push wakes the UI again
         return batch
 
@@ -176,7 +205,9 @@ class Feed:
             self._pending.clear()
             self._matched = 0
             ring = list(self._ring)
-        return [e for e in ring if log_filter.matches(e.search_text, e.params)] if log_filter.active else ring
+        if not log_filter.active:
+            return ring
+        return [e for e in ring if log_filter.matches(e.search_text, e.params, e.node)]
 
     @property
     def filter(self) -> LogFilter:
@@ -188,7 +219,7 @@ class Feed:
             ring = [e for e in self._ring if e.seq > since_seq]
         if not self._filter.active:
             return ring
-        return [e for e in ring if self._filter.matches(e.search_text, e.params)]
+        return [e for e in ring if self._filter.matches(e.search_text, e.params, e.node)]
 
     def clear(self) -> None:
         """Forget the ring (the log and the export start empty); counters stay."""
@@ -209,3 +240,15 @@ class Feed:
         with self._lock:
             names = list(self._stats) if events is None else [*events, TOTAL]
             return {n: (s.count, s.rate(now)) for n in names if (s := self._stats.get(n))}
+
+    def node_summary(self) -> dict[str, tuple[int, float]]:
+        """``{node: (count, rate)}``: every notification each node sent (exact), in the order
+        the nodes were first heard from; empty in a single-node app."""
+        now = self.clock()
+        with self._lock:
+            return {n: (s.count, s.rate(now)) for n, s in self._nodes.items()}
+
+    def nodes(self) -> list[str]:
+        """The nodes heard from so far, in the order they were first heard from."""
+        with self._lock:
+            return list(self._nodes)

@@ -9,13 +9,17 @@ Terms are separated by spaces; a line is kept when every term holds:
   does not compile is taken as plain text);
 - ``time>1000``, ``expires<=60``, ``>=``, ``<``: numeric comparisons (numbers, or text that is
   one); a param that is absent or not a number never matches;
-- ``-word``, ``-ip=10.0.0.1``: any term, negated.
+- ``node:edge*``: the notification came from a node whose name matches that shell pattern
+  (``*``, ``?``, ``[ab]``; case-insensitively); an entry with no node (a single-node app)
+  never matches it;
+- ``-word``, ``-ip=10.0.0.1``, ``-node:edge1``: any term, negated.
 
 Pure, so it is tested without Textual and applied on listener threads (compiled once).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import operator
 import re
@@ -30,6 +34,9 @@ _MISSING = object()
 
 # A compiled term: (negated, test(haystack, params) -> bool)
 Term = tuple[bool, Callable[[str, Any], bool]]
+# A node term: (negated, the node's name (lowercased) matches it)
+NodeTerm = tuple[bool, Callable[[str], Any]]
+NODE_PREFIX = "node:"
 
 
 def _param(params: Any, path: str) -> Any:
@@ -97,17 +104,31 @@ class LogFilter:
         return bool(self.text.strip())
 
     @cached_property
-    def _terms(self) -> tuple[Term, ...]:
-        terms = []
+    def _compiled(self) -> tuple[tuple[Term, ...], tuple[NodeTerm, ...]]:
+        terms: list[Term] = []
+        node_terms: list[NodeTerm] = []
         for word in self.text.split():
             negated = word.startswith("-") and len(word) > 1
-            terms.append((negated, _compile(word[1:] if negated else word)))
-        return tuple(terms)
+            if negated:
+                word = word[1:]
+            if word[:len(NODE_PREFIX)].lower() == NODE_PREFIX and len(word) > len(NODE_PREFIX):
+                pattern = fnmatch.translate(word[len(NODE_PREFIX):].lower())
+                node_terms.append((negated, re.compile(pattern, re.DOTALL).match))
+            else:
+                terms.append((negated, _compile(word)))
+        return tuple(terms), tuple(node_terms)
 
-    def matches(self, haystack: str, params: Any = None) -> bool:
+    def matches(self, haystack: str, params: Any = None, node: str | None = None) -> bool:
         """``haystack`` is an entry's search text (event name + compact params), ``params`` its
-        params (for ``key=value``, ``key~regex`` and comparisons)."""
+        params (for ``key=value``, ``key~regex`` and comparisons), ``node`` the name of the
+        OpenSIPS it came from (for ``node:PATTERN``; None: no node)."""
         if not self.active:
             return True
+        terms, node_terms = self._compiled
+        if node_terms:
+            name = None if node is None else node.lower()
+            for negated, match in node_terms:
+                if (name is not None and match(name) is not None) == negated:
+                    return False
         haystack = haystack.lower()
-        return all(test(haystack, params) != negated for negated, test in self._terms)
+        return all(test(haystack, params) != negated for negated, test in terms)

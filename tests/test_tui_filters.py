@@ -35,3 +35,35 @@ def test_feed_applies_conditions_to_params() -> None:
     feed.push("E_X", {"method": "E_X", "params": {"time": 9000}})
     feed.push("E_X", {"method": "E_X", "params": {"time": 10}})
     assert [e.params["time"] for e in feed.drain().entries] == [9000]
+
+
+@pytest.mark.parametrize("text, node, kept", [
+    ("node:edge1", "edge1", True), ("node:edge1", "edge2", False), ("node:EDGE*", "edge12", True),
+    ("node:edge?", "edge12", False), ("node:edge[12]", "Edge2", True), ("-node:edge*", "edge1", False),
+    ("-node:edge*", "core1", True), ("node:edge1", None, False), ("-node:edge1", None, True),
+    ("NODE:core*", "core-b", True), ("node:*", "x", True),
+    ("node:edge1 contact", "edge1", True), ("node:edge1 pike", "edge1", False),
+    ("node:edge1 ip=203.0.113.7", "edge2", False),
+    ("node:", "edge1", False),    # no pattern: the word "node:" (not in the haystack)
+    ("node:a[", "a[", True),      # an unclosed bracket is a literal, not an error
+    ("node:e.*", "edge1", False),  # shell patterns, not regular expressions
+])
+def test_node_terms(text: str, node: str | None, kept: bool) -> None:
+    assert LogFilter(text).matches(HAYSTACK, PARAMS, node) is kept
+
+
+def test_feed_filters_by_node_and_counts_per_node() -> None:
+    feed = Feed(clock=lambda: 1000.5)
+    for node in ("edge1", "edge2", "edge1", "core1", None):
+        feed.push("E_X", {"method": "E_X", "params": {"n": 1}}, node=node)
+    assert feed.node_summary() == {"edge1": (2, 0.4), "edge2": (1, 0.2), "core1": (1, 0.2)}
+    assert feed.nodes() == ["edge1", "edge2", "core1"]
+    batch = feed.drain()
+    assert batch.new_nodes == ["edge1", "edge2", "core1"] and batch.arrived == 5
+    assert [e.node for e in feed.set_filter(LogFilter("node:edge*"))] == ["edge1", "edge2", "edge1"]
+    feed.push("E_X", {"method": "E_X", "params": {}}, node="edge3")
+    feed.push("E_X", {"method": "E_X", "params": {}}, node="core1")
+    batch = feed.drain()
+    assert [e.node for e in batch.entries] == ["edge3"] and batch.new_nodes == ["edge3"]
+    assert [e.node for e in feed.entries()] == ["edge1", "edge2", "edge1", "edge3"]
+    assert feed.node_summary()["core1"][0] == 2  # counted whatever the filter

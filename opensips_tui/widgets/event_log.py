@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from ..feed import Batch, Entry
+from ..feed import Batch, Entry, node_width
 from ..safe import clean
 from .filter_bar import FilterBar
 from .log_view import LogView
@@ -44,6 +44,7 @@ class EventLog(Pane):
         self.last_seq = 0        # newest entry written to the log
         self.following = True    # at the bottom: new lines scroll into view
         self._marker_text: str | None = None  # what the marker shows (None: hidden)
+        self._node_names: set[str] = set()  # node names the node column makes room for
         self.border_title = "Log"
 
     def compose(self) -> ComposeResult:
@@ -88,9 +89,17 @@ class EventLog(Pane):
     def set_filter_title(self, text: str) -> None:
         self.border_subtitle = Text(f"filter: {clean(text, limit=60)}") if text else ""
 
+    def show_nodes(self, names: Iterable[str]) -> None:
+        """Make room in the node column for ``names`` (the column appears with the first name:
+        a fleet, or entries that carry their node, as a multi-node recording's do)."""
+        self._node_names.update(names)
+        self.log_widget.set_node_width(node_width(self._node_names))
+
     # -- writing ------------------------------------------------------------------------
     def add(self, batch: Batch) -> None:
         """Write one drained batch (or count it while paused)."""
+        if batch.new_nodes:
+            self.show_nodes(batch.new_nodes)
         if not batch.matched:
             return  # nothing for the log in this batch (a state change, or filtered out)
         log = self.log_widget

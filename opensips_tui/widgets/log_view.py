@@ -124,6 +124,7 @@ class LogView(ScrollView, can_focus=True):
         self._thumb: tuple[int, ...] | None = None  # the scrollbar's thumb as last told to it
         self._sync_pending = False
         self._texts: LRUCache[Item, str] = LRUCache(CACHED)
+        self.node_width = 0              # the node column's width (0: no column, one OpenSIPS)
         self._strips: LRUCache[tuple[Item, int, int], Strip] = LRUCache(CACHED)
 
     @property
@@ -212,6 +213,14 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
         return self
 
+    def set_node_width(self, width: int) -> None:
+        """Show a node column ``width`` cells wide (0: none); every line is drawn again."""
+        if width != self.node_width:
+            self.node_width = width
+            self._texts.clear()
+            self._strips.clear()
+            self.refresh()
+
     # -- drawing ------------------------------------------------------------------------
     def text_of(self, item: Item) -> str:
         """The line showing ``item`` (formatted once while it is in the cache)."""
@@ -219,7 +228,7 @@ class LogView(ScrollView, can_focus=True):
             return item
         text = self._texts.get(item)
         if text is None:
-            text = item.line(self.utc)
+            text = item.line(self.utc, self.node_width)
             self._texts.set(item, text)
         return text
 
