@@ -1,7 +1,9 @@
 """``opensips-tui``: command line -> settings (config file + flags) -> the app.
 
 ``--demo`` starts the embedded simulated OpenSIPS with its traffic generator and connects
-to it, so the monitor shows live events on a machine without OpenSIPS.
+to it, so the monitor shows live events on a machine without OpenSIPS. ``--record`` writes
+every notification to a recording, ``--replay`` plays one instead of watching OpenSIPS, and
+``--amqp`` consumes what ``event_rabbitmq`` publishes (:mod:`opensips_tui.sources`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from opensips.cli.args import ENV, Parser, add_mi_arguments, mi_settings
 from .config import ConfigError, Settings, config_path, resolve
 
 DEMO_SUBSCRIBE = ["E_PIKE_BLOCKED", "E_UL_CONTACT_INSERT", "E_DLG_STATE_CHANGED", "E_CORE_LOG"]
+AMQP_FLAGS = [   # flag, settings key, metavar, help
+    ("--amqp", "amqp_url", "URL", "consume notifications from this broker, e.g. amqp://guest:guest@broker:5672/"),
+    ("--amqp-exchange", "amqp_exchange", "NAME", "the exchange OpenSIPS publishes to (its exchange=NAME)"),
+    ("--amqp-binding", "amqp_bindings", "KEY", "binding key of our queue on the exchange (repeatable; default #)"),
+    ("--amqp-node-pattern", "amqp_node_pattern", "REGEX", "names the node from the routing key: its node group, "
+     "else its first group, else the match (default ^(?P<node>[^.]+))"),
+    ("--amqp-queue", "amqp_queue", "NAME", "consume this existing queue instead (OpenSIPS's rabbitmq:host/QUEUE form)"),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start a simulated OpenSIPS with live traffic and watch it")
     ui.add_argument("--demo-rate", dest="demo_rate", type=float, metavar="N",
                     help="demo events per second (default 20)")
+    rec = p.add_argument_group("recordings")
+    rec.add_argument("--record", metavar="FILE",
+                     help="write every notification to a new recording FILE (never overwritten; "
+                          "strftime fields such as %%Y%%m%%d-%%H%%M%%S are expanded)")
+    rec.add_argument("--record-max-bytes", dest="record_max_bytes", metavar="SIZE",
+                     help="rotate the recording past SIZE (e.g. 64M, the default)")
+    rec.add_argument("--record-backups", dest="record_backups", type=int, metavar="N",
+                     help="rotated files kept (default 4)")
+    rec.add_argument("--replay", metavar="FILE", help="play a recording as the only source: no OpenSIPS, no MI")
+    rec.add_argument("--speed", type=float, metavar="X",
+                     help="replay speed (default 1: the original timing; 0: as fast as possible)")
+    mq = p.add_argument_group("RabbitMQ (event_rabbitmq)")
+    for flag, dest, metavar, text in AMQP_FLAGS:
+        mq.add_argument(flag, dest=dest, metavar=metavar, help=text,
+                        action="append" if dest == "amqp_bindings" else "store")
     return p
 
 
@@ -63,6 +88,7 @@ def start_demo(settings: Settings) -> Any:
     settings.mi = sim.mi_kwargs("http")
     settings.event.setdefault("listen_ip", "127.0.0.1")
     settings.subscribe = settings.subscribe or list(DEMO_SUBSCRIBE)
+    settings.mi_named = True
     return sim
 
 
@@ -88,25 +114,108 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = settings_from(args)
+        check_modes(settings)
     except ConfigError as exc:
         print(f"opensips-tui: {exc}", file=sys.stderr)
         return 2
+    if settings.replay is not None:
+        return replay(settings)
     from .app import OpenSIPSTUI
     from .backend import Backend
     from .feed import Feed
 
+    feed = Feed(settings.ring_size)
+    try:
+        sources = open_sources(settings, feed)
+    except SourceError as exc:
+        print(f"opensips-tui: {exc}", file=sys.stderr)
+        return 2
     owned = []
     if settings.demo:
         try:
             owned.append(start_demo(settings))
         except OSError as exc:
             print(f"opensips-tui: cannot start the demo simulator: {exc}", file=sys.stderr)
+            close_sources(sources)
             return 1
-    backend = Backend(settings, Feed(settings.ring_size), owned)
+    backend = Backend(settings, feed, owned)
     try:
-        OpenSIPSTUI(settings, backend).run()
+        OpenSIPSTUI(settings, backend, sources=sources).run()
     finally:
+        close_sources(sources, backend)
+    return 0
+
+
+class SourceError(Exception):
+    """A recording or a broker that cannot be used: one line, exit status 2."""
+
+
+def check_modes(settings: Settings) -> None:
+    """Flags that do not go together."""
+    if settings.replay is not None:
+        for given, flag in ((settings.record, "--record"), (settings.amqp.get("url"), "--amqp"),
+                            (settings.demo, "--demo")):
+            if given:
+                raise ConfigError(f"--replay plays a recording as the only source: it does not take {flag}")
+
+
+def open_sources(settings: Settings, feed: Any) -> list[Any]:
+    """The recording (the feed's tap) and the broker the settings ask for, before the screen is taken."""
+    sources: list[Any] = []
+    if settings.record:
+        from opensips.record import RecordingError
+
+        from .recording import RecordTap, expand_path
+
+        try:
+            tap = RecordTap(expand_path(settings.record), settings.record_max_bytes, settings.record_backups)
+        except (RecordingError, OSError) as exc:
+            raise SourceError(f"--record: {exc}") from None
+        feed.tap = tap
+        sources.append(tap)
+    if settings.amqp.get("url"):
+        from .amqp_source import AmqpConfigError, AmqpFeed
+
+        try:
+            sources.append(AmqpFeed(settings.amqp, feed))
+        except AmqpConfigError as exc:
+            close_sources(sources)
+            raise SourceError(str(exc)) from None
+    return sources
+
+
+def close_sources(sources: list[Any], backend: Any = None) -> None:
+    """Stop the broker and the MI listeners first, then close the recording (so it gets every
+    last notification), and say in one line what was recorded."""
+    from .recording import RecordTap
+
+    taps = [s for s in sources if isinstance(s, RecordTap)]
+    for source in sources:
+        if source not in taps:
+            source.close()
+    if backend is not None:
         backend.close()
+    for tap in taps:
+        line = tap.close()
+        if line:
+            print(f"opensips-tui: {line}", file=sys.stderr)
+
+
+def replay(settings: Settings) -> int:
+    """``--replay FILE``: the recording is the app's only source."""
+    from .replay_app import ReplayTUI
+    from .replay_source import ReplayError, ReplaySource, open_recording
+
+    try:
+        recording = open_recording(settings.replay)
+    except ReplayError as exc:
+        print(f"opensips-tui: --replay: {exc}", file=sys.stderr)
+        return 2
+    source = ReplaySource(recording, settings.ring_size, settings.speed)
+    try:
+        ReplayTUI(settings, source).run()
+    finally:
+        source.close()
     return 0
 
 

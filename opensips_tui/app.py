@@ -16,7 +16,7 @@ import asyncio
 import signal
 import time
 from functools import partial
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -34,6 +34,8 @@ from .list_actions import ListActions
 from .messages import (EventHighlighted, EventsListed, Exported, FeedReady, FilterChanged,
                        HealthChecked, LineSaved, SubscriptionChanged, ToggleRequested)
 from .safe import clean
+from .source_actions import SourceActions, offline_reason
+from .sources import Source
 from .subscribe import resolve as resolve_subscribe
 from .widgets import DetailPane, EventLog, EventsList, FilterBar, HelpScreen, LogView, StatusBar
 from .widgets.help_screen import key_names as help_keys
@@ -43,7 +45,7 @@ HEALTH_EVERY = 5.0   # MI probe period (also the retry period when OpenSIPS is d
 LOG_SHARE = 10       # the log may redraw this many times per numbers refresh
 
 
-class OpenSIPSTUI(ListActions, Workers, App[None]):
+class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
     TITLE = "opensips-tui"
     CSS_PATH = "app.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -67,9 +69,12 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
     ]
 
     def __init__(self, settings: Settings, backend: Backend | None = None,
-                 clock: Callable[[], float] = time.time, health_every: float = HEALTH_EVERY) -> None:
+                 clock: Callable[[], float] = time.time, health_every: float = HEALTH_EVERY,
+                 sources: Sequence[Source] = ()) -> None:
         super().__init__()
         self.settings = settings
+        self.sources = list(sources)          # a recording, a broker, a replay (opensips_tui.sources)
+        self.offline = offline_reason(settings)   # why MI is not used at all, or None
         self.feed = backend.feed if backend else Feed(settings.ring_size, clock=clock)
         self.backend = backend or Backend(settings, self.feed)
         self.health_every = health_every
@@ -113,13 +118,15 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
             self._trap_signals()
         self.feed.wake = self._wake
         self._drain()  # whatever arrived before the wake-up was wired
-        self.set_interval(self.health_every, self._check_health)
-        self._check_health()
-        self._list_events()
+        if self.offline is None:
+            self.set_interval(self.health_every, self._check_health)
+            self._check_health()
+            self._list_events()
+            self.detail.show(None, hint="Asking OpenSIPS for its events…")
+        self._start_sources()
         if self.settings.filter:
             self.query_one(FilterBar).value = self.settings.filter
             self._apply_filter(self.settings.filter)
-        self.detail.show(None, hint="Asking OpenSIPS for its events…")
         self.events.focus()
 
     # -- draining the feed -------------------------------------------------------------
@@ -143,6 +150,8 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         self._last_drain = time.monotonic()
         batch = self.feed.drain()
         self.log_pane.add(batch)
+        if self.sources and batch.touched:
+            self._add_names(batch.touched)   # a broker's or a recording's events join the list
         for name, state in batch.states.items():
             if self.events.states.get(name) != "pending":
                 self.events.set_state(name, self._shown(state))
@@ -178,6 +187,8 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
             view = self.feed.view(current)
             self.detail.show(view)
             moving = moving or any(view.history)
+        if self.sources:
+            self._show_sources()
         self.status.set(rate=summary.get(TOTAL, (0, 0.0))[1], states=self._states())
         self.log_pane.show_marker()
         return moving
@@ -227,6 +238,8 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         else:
             first_time, self._listed = not self._listed, True
             self.events.set_events(message.names)
+            if self.sources:  # names that came from a broker stay listed
+                self._add_names(name for name in self.feed.summary() if name != TOTAL)
             if self._asked:
                 asked, self._asked = resolve_subscribe(self._asked, message.names), []
                 for problem in asked.problems:
@@ -250,7 +263,7 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         self._refresh_numbers()
 
     def on_toggle_requested(self, message: ToggleRequested) -> None:
-        if not self._quitting:
+        if not self._quitting and not self._toggle_refused():
             self._request(message.event, message.subscribe)
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
@@ -317,7 +330,8 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))
 
     def action_show_screen(self, name: str) -> None:
-        screens.show(self, name)
+        if not self._screen_unavailable(name):
+            screens.show(self, name)
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open()
@@ -343,10 +357,15 @@ class OpenSIPSTUI(ListActions, Workers, App[None]):
         health = {None: "connecting", True: "up", False: "DOWN"}[status.health]
         lines = [f"MI {clean(status.target)}: {health}", clean(status.health_detail),
                  f"events listener: {clean(status.listen) if status.listen else 'not started'}"]
+        if self.offline is not None:
+            lines = [f"MI: not used ({self.offline})"]
+        lines += self._source_details()
         self.notify("\n".join(lines), title="Connection", markup=False, timeout=15,
                     severity="error" if status.health is False else "information")
 
     def action_refresh(self) -> None:
+        if self.offline is not None:
+            return
         self._list_events()
         self._check_health()
 

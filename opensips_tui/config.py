@@ -12,6 +12,11 @@ The file is TOML at the platformdirs user config path (``--print-config-path``):
     subscribe = ["E_PIKE_BLOCKED"]
     alerts = ["E_PIKE_BLOCKED > 5/s"]   # rate alerts (opensips_tui.alerts): row and status bar red
     alert_bell = false         # ring the terminal bell when an alert starts
+    record = "~/rec/opensips-%Y%m%d-%H%M%S.jsonl"   # --record: a new recording every start
+    record_max_bytes = "64M"   # rotate past this size (--record-max-bytes), keeping
+    record_backups = 4         # this many older files (--record-backups)
+    amqp_url = "amqp://guest:guest@broker:5672/"    # --amqp: consume event_rabbitmq's messages
+    amqp_exchange = "opensips" # --amqp-exchange; amqp_bindings = ["#"]; amqp_node_pattern; amqp_queue
 
     [profiles.local]
     mi = "fifo"                # fifo | http | datagram, plus that transport's kwargs:
@@ -58,8 +63,10 @@ MI_KEYS = ("timeout", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "url"
 REFRESH_MIN, REFRESH_MAX = 0.1, 60.0   # --refresh bounds, seconds
 STATS_INTERVAL_MIN, STATS_INTERVAL_MAX = 0.1, 3600.0   # --interval bounds (statistics polls), seconds
 EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_interval")
+RECORD_KEYS = ("record", "record_max_bytes", "record_backups")
+AMQP_KEYS = ("amqp_url", "amqp_exchange", "amqp_bindings", "amqp_node_pattern", "amqp_queue")
 PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval",
-                "alerts", "alert_bell", "read_only")
+                "alerts", "alert_bell", "read_only", *RECORD_KEYS, *AMQP_KEYS)
 TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
 
 
@@ -99,6 +106,13 @@ class Settings:
     config_file: Path | None = None
     read_only: bool = False                                 # the MI console refuses state changes
     history_path: Path = field(default_factory=lambda: data_dir() / "console_history.jsonl")
+    record: str | None = None          # --record FILE (strftime fields and ~ expanded at start)
+    record_max_bytes: int = 64 << 20   # a recording's file rotates past this size
+    record_backups: int = 4            # rotated files kept
+    replay: Path | None = None         # --replay FILE: the recording is the app's only source
+    speed: float = 1.0                 # --speed: replay pace (0: as fast as possible)
+    amqp: dict[str, Any] = field(default_factory=dict)   # --amqp: url, exchange, bindings, node_pattern, queue
+    mi_named: bool = False             # an MI transport was named (flags, environment or file)
 
 
 RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
@@ -107,7 +121,13 @@ TOP_KEYS = ("tui", "profiles", "keymap")
 # key -> its command-line flag, for messages about the command-line layer
 FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--listen-port", "demo_rate": "--demo-rate",
          "stats_interval": "--interval", "listen_ip": "--listen-ip", "socket_path": "--socket-path", "timeout": "--timeout",
-         "alerts": "--alert"}
+         "alerts": "--alert", "record_max_bytes": "--record-max-bytes", "record_backups": "--record-backups",
+         "speed": "--speed", "amqp_url": "--amqp", "amqp_exchange": "--amqp-exchange",
+         "amqp_bindings": "--amqp-binding", "amqp_node_pattern": "--amqp-node-pattern",
+         "amqp_queue": "--amqp-queue"}
+RECORD_MIN_BYTES, RECORD_MAX_BYTES = 1024, 1 << 40
+SPEED_MAX = 10_000.0
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 class Layer:
@@ -235,6 +255,26 @@ def _shown(number: float) -> str:
     return str(number) if isinstance(number, int) else f"{number:g}"
 
 
+def parse_size(key: str, value: Any, layer: Layer) -> int:
+    """A size in bytes: an integer, or a string with a K, M or G suffix (powers of 1024)."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]?)(?:i?B)?\s*", value, re.IGNORECASE)
+        if m is None:
+            raise layer.error(key, f"must be a size such as 65536, 512K, 64M or 1G, not {value!r}")
+        value = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+    return _number(key, value, layer, RECORD_MIN_BYTES, RECORD_MAX_BYTES, integer=True)
+
+
+def _regex(key: str, value: Any, layer: Layer) -> str:
+    if not isinstance(value, str):
+        raise layer.error(key, f"must be a regular expression, not {value!r}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise layer.error(key, f"bad regular expression {value!r}: {exc}") from None
+    return value
+
+
 def _check_file_value(key: str, value: Any, layer: Layer) -> None:
     """Types of the keys a file may hold (the command line's are typed by argparse)."""
     if key in ("timeout", "datagram_timeout", "refresh_interval"):
@@ -244,7 +284,8 @@ def _check_file_value(key: str, value: Any, layer: Layer) -> None:
     elif key == "datagram_buffer_size":
         _number(key, value, layer, 1, 1 << 30, integer=True)
     elif key in ("url", "fifo_file", "fifo_file_fallback", "fifo_reply_dir", "datagram_ip",
-                 "datagram_unix_socket", "listen_ip", "socket_path", "filter", "profile"):
+                 "datagram_unix_socket", "listen_ip", "socket_path", "filter", "profile", "record",
+                 "amqp_url", "amqp_exchange", "amqp_queue"):
         if not isinstance(value, str):
             raise layer.error(key, f"must be a string, not {value!r}")
     elif key in ("utc", "demo", "alert_bell", "read_only"):
@@ -269,6 +310,7 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
         if conn != settings.conn:
             settings.mi = {}
         settings.conn = conn
+        settings.mi_named = True
     for key, value in values.items():
         if value is None or key in ("mi", "conn"):
             continue
@@ -302,6 +344,32 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
             settings.alerts = _rules(value, layer)
         elif key == "profile":
             settings.profile = value
+        elif key in RECORD_KEYS or key in AMQP_KEYS or key in ("replay", "speed"):
+            _apply_source(settings, key, value, layer)
+
+
+def _apply_source(settings: Settings, key: str, value: Any, layer: Layer) -> None:
+    """Keys of the recording, the replay and the RabbitMQ source."""
+    if key == "record":
+        settings.record = str(value)
+    elif key == "record_max_bytes":
+        settings.record_max_bytes = parse_size(key, value, layer)
+    elif key == "record_backups":
+        settings.record_backups = _number(key, value, layer, 0, 1000, integer=True)
+    elif key == "replay":
+        settings.replay = Path(value)
+    elif key == "speed":
+        settings.speed = float(_number(key, value, layer, 0, SPEED_MAX))
+    elif key == "amqp_bindings":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise layer.error(key, f'must be a list of binding keys such as ["#"], not {value!r}')
+        settings.amqp["bindings"] = list(value)
+    elif key == "amqp_node_pattern":
+        settings.amqp["node_pattern"] = _regex(key, value, layer)
+    else:   # amqp_url, amqp_exchange, amqp_queue
+        settings.amqp[key.removeprefix("amqp_")] = str(value)
 
 
 def _check_mi(settings: Settings, layers: str) -> None:

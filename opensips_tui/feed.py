@@ -125,12 +125,17 @@ class Feed:
         # holding something; set by the UI. _signalled: a wake-up is out and not drained yet.
         self.wake: Callable[[], None] | None = None
         self._signalled = False
+        # Called on the pushing thread with (notification or None, node, receive time) before
+        # each push is counted: --record's tap (opensips_tui.recording), None when not recording.
+        self.tap: Callable[[dict[str, Any] | None, str | None, float], None] | None = None
 
     # -- listener side ---------------------------------------------------------------
     def push(self, event: str, notification: dict[str, Any] | None, node: str | None = None) -> None:
         """A subscription callback: one notification, or ``None`` for a listener notice;
         ``node``: the OpenSIPS it came from (None in a single-node app)."""
         ts = self.clock()
+        if self.tap is not None:
+            self.tap(notification, node, ts)
         with self._lock:
             if not isinstance(notification, dict):
                 if not self._notice(event, ts):
@@ -227,6 +232,16 @@ class Feed:
             self._ring.clear()
             self._pending.clear()
             self._matched = 0
+
+    def reset(self) -> None:
+        """Forget every notification, counters and rates too (a replay playing again from its
+        start); the filter, the tap and the wake-up stay, and ``seq`` keeps growing."""
+        with self._lock:
+            self._ring.clear()
+            self._pending.clear()
+            self._arrived = self._matched = 0
+            self._touched, self._notices, self._noticed = set(), [], {}
+            self._stats = {TOTAL: EventStats(TOTAL)}
 
     def view(self, event: str) -> StatsView:
         now = self.clock()

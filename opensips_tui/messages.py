@@ -104,3 +104,8 @@ class SubscriptionsSaved(Message):
         self.table = table
         self.names = names
         self.error = error
+
+
+class SourceChanged(Message):
+    """A source other than MI (a recording, a broker, a replay) changed by itself: its status
+    bar piece, or the event names it knows. Posted from its thread; rare (state changes)."""

@@ -21,6 +21,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture
+def small_tmpfs(tmp_path) -> Iterator["os.PathLike[str]"]:
+    """A 64 KiB tmpfs: a real full disk, ENOSPC (needs root and mount; skipped in one line otherwise)."""
+    import subprocess
+    from pathlib import Path
+
+    mnt = Path(tmp_path) / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
 def sim_factory() -> Iterator[Callable[..., SimulatedOpenSIPS]]:
     """Start simulators with any options (e.g. ``version="3.6.8"``); all stopped at teardown."""
     started: list[SimulatedOpenSIPS] = []

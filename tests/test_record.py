@@ -325,29 +325,21 @@ def test_a_program_that_forgets_close_keeps_its_last_records(tmp_path) -> None:
     assert [r.notification["params"]["i"] for r in Recording(path)] == list(range(5))
 
 
-def test_a_real_full_disk(tmp_path) -> None:
+def test_a_real_full_disk(small_tmpfs) -> None:
     """ENOSPC from a 64 KiB tmpfs (needs root and mount; skipped in one line otherwise)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        errors: list = []
-        rec = Recorder(mnt / "r.jsonl", buffer_bytes=4096, flush_interval=3600, on_error=errors.append)
-        for i in range(2000):
-            rec.write(_note(i, pad="z" * 60), node="a", when=float(i))
-        assert rec.error is not None and len(errors) == 1
-        assert errors[0].cause.errno == 28 and "disk full" in str(errors[0])
-        assert rec.written + rec.lost == 2000 and rec.lost > 0
-        with pytest.raises(RecordingWriteError):
-            rec.close()     # the gap line cannot be written either: close says so
-        recording = Recording(mnt / "r.jsonl").scan()
-        assert (recording.garbage, recording.truncated) == (0, 0)
-        assert [r.notification["params"]["i"] for r in recording] == list(range(rec.written))
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
+    mnt = small_tmpfs
+    errors: list = []
+    rec = Recorder(mnt / "r.jsonl", buffer_bytes=4096, flush_interval=3600, on_error=errors.append)
+    for i in range(2000):
+        rec.write(_note(i, pad="z" * 60), node="a", when=float(i))
+    assert rec.error is not None and len(errors) == 1
+    assert errors[0].cause.errno == 28 and "disk full" in str(errors[0])
+    assert rec.written + rec.lost == 2000 and rec.lost > 0
+    with pytest.raises(RecordingWriteError):
+        rec.close()     # the gap line cannot be written either: close says so
+    recording = Recording(mnt / "r.jsonl").scan()
+    assert (recording.garbage, recording.truncated) == (0, 0)
+    assert [r.notification["params"]["i"] for r in recording] == list(range(rec.written))
 
 
 @given(st.lists(st.one_of(st.binary(max_size=80),

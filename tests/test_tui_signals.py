@@ -15,6 +15,7 @@ import tempfile
 import termios
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -76,8 +77,10 @@ def sockdir() -> Iterator[str]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def start_monitor(sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str) -> subprocess.Popen:
-    """opensips-tui on ``terminal``, on ``sim``'s http MI, subscribed to two events over a UNIX socket."""
+def start_monitor(sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str,
+                  extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """opensips-tui on ``terminal``, on ``sim``'s http MI, subscribed to two events over a UNIX
+    socket; ``extra``: more flags."""
     config = os.path.join(sockdir, "config.toml")
     open(config, "w").close()  # an empty config: the operator's own must not change the test
     env = {**os.environ, "TERM": "xterm-256color", "XDG_CONFIG_HOME": sockdir, "HOME": sockdir}
@@ -85,11 +88,31 @@ def start_monitor(sim: SimulatedOpenSIPS, terminal: Terminal, sockdir: str) -> s
     proc = subprocess.Popen(
         [sys.executable, "-m", "opensips_tui", "--type", "http", "--url", sim.http_url or "",
          "--socket-path", os.path.join(sockdir, "tui.sock"), "--subscribe", "E_PIKE_BLOCKED,E_MY_CUSTOM",
-         "--config", config],
+         "--config", config, *extra],
         stdin=terminal.slave, stdout=terminal.slave, stderr=terminal.slave, env=env,
         start_new_session=True, preexec_fn=sigint_default)
     os.close(terminal.slave)
     return proc
+
+
+def quit_by(how: str, proc: subprocess.Popen, terminal: Terminal) -> int:
+    """Quit the monitor as an operator would (``q``, ``ctrl+c``, or a signal's name): its exit status."""
+    if how in ("q", "ctrl+c"):
+        os.write(terminal.master, b"q" if how == "q" else b"\x03")
+    else:
+        proc.send_signal(getattr(signal, how))
+    return proc.wait(30)
+
+
+@contextmanager
+def killed_at_end(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``proc``, killed if a failed assertion left it running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])

@@ -1,4 +1,5 @@
-"""The status bar: MI target and health, listener address, subscription states, events/s.
+"""The status bar: MI target and health, listener address, subscription states, events/s,
+and the other sources' pieces (a recording, a broker, a replay: :mod:`opensips_tui.sources`).
 
 Everything it shows from outside (target, server string, error text) goes through
 :func:`opensips_tui.safe.clean` into one ``Text``.
@@ -10,6 +11,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..safe import clean
+from ..sources import ERROR, WARN, SourceStatus
+
+_SOURCE_STYLE = {ERROR: "bold red", WARN: "bold yellow"}
 
 
 class StatusBar(Static):
@@ -32,6 +36,8 @@ class StatusBar(Static):
         self.rate = 0.0
         self.note = ""
         self.alert = ""   # the worst rate alert on (opensips_tui.alerts), "" when none
+        self.sources: list[SourceStatus] = []   # REC, AMQP, REPLAY pieces
+        self.offline = False   # no MI at all (a replay, a broker alone): no target, health, listener
         self._shown: Text | None = None
 
     def set(self, **fields) -> None:
@@ -57,6 +63,11 @@ class StatusBar(Static):
         if self.alert:  # first: the one thing that must show at 80 columns
             out.append(clean(self.alert, limit=60), style="bold")
             out.append(" │ ", style="dim")
+        if self.offline:
+            self._sources(out, "bold" if self.alert else None)
+            out.append(f"{self.rate:.1f} ev/s", style="bold cyan")
+            self._note(out)
+            return out
         if self.health is None:
             out.append("● ", style="yellow")
         else:
@@ -73,6 +84,7 @@ class StatusBar(Static):
         for state in self.states.values():
             counts[state] = counts.get(state, 0) + 1
         out.append(" │ ", style="dim")
+        self._sources(out, "bold" if self.alert else None)
         out.append(f"{counts.get('active', 0)} active", style="green" if counts.get("active") else "dim")
         for state, style in (("retrying", "bold yellow"), ("expired", red), ("failed", red)):
             if counts.get(state):
@@ -84,7 +96,19 @@ class StatusBar(Static):
         if down:
             out.append(" │ ", style="dim")
             out.append(clean(self.health_detail), style=red)  # whole: cut by the width only
+        self._note(out)
+        return out
+
+    def _note(self, out: Text) -> None:
         if self.note:
             out.append(" │ ", style="dim")
             out.append(clean(self.note, limit=60), style="bold")
-        return out
+
+    def _sources(self, out: Text, error_style: str | None) -> None:
+        """Each source's piece and a separator (red on the alert's red bar would not show)."""
+        for piece in self.sources:
+            style = _SOURCE_STYLE.get(piece.level, "")
+            if piece.level == ERROR and error_style is not None:
+                style = error_style
+            out.append(clean(piece.text, limit=60), style=style)
+            out.append(" │ ", style="dim")
