@@ -128,6 +128,7 @@ class EventsList(Rows):
     ]
 
     highlighted: reactive[int | None] = reactive(None, always_update=False)
+    toggle_hint = "space: toggle"   # the bottom border's hint (a replay's space pauses)
 
     class SaveRequested(Message):
         """``w``: write ``names`` (what is subscribed now, in list order) into the active profile."""
@@ -242,6 +243,10 @@ class EventsList(Rows):
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.shown))
 
     # -- titles -----------------------------------------------------------------------
+    def set_toggle_hint(self, hint: str) -> None:
+        self.toggle_hint = hint
+        self._titles()
+
     def _titles(self) -> None:
         subscribed = sum(1 for n in self.names if self.is_subscribed(n))
         title: object = f"Events {subscribed}/{len(self.names)}" if self.names else "Events"
@@ -256,7 +261,7 @@ class EventsList(Rows):
                 sub.append(" · esc")
             subtitle: object = sub
         else:
-            subtitle = "unavailable" if self.error else "space: toggle"
+            subtitle = "unavailable" if self.error else self.toggle_hint
         titles = (title, subtitle)
         if titles != self._titles_shown:  # setting a title redraws the frame, even when equal
             self._titles_shown = titles
