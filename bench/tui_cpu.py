@@ -26,7 +26,7 @@ writes DIR/RATE-run.txt, the folded stacks, plus a summary of the hottest frames
 per-thread CPU (from ``/proc``) then names each thread (the UI loop, the event listener, ...).
 
     python bench/tui_cpu.py [--size 120x40] [--rates 0,200,2000,max] [--seconds 15] [--runs 3]
-                            [--screen events|statistics|trace]
+                            [--screen events|statistics|trace] [--record]
 """
 
 from __future__ import annotations
@@ -314,6 +314,8 @@ def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
                     "--listen-ip", "127.0.0.1", "--subscribe", ",".join(SUBSCRIBE)]
             if args.refresh is not None:
                 argv += ["--refresh", str(args.refresh)]
+            if args.record:  # every notification also written to a recording (its cost)
+                argv += ["--record", os.path.join(tmp, "rec.jsonl")]
             for _ in range(50):  # the simulator binds its port
                 try:
                     tap = Tap(url)
@@ -380,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presses", type=int, default=20, help="key presses per rate (default 20)")
     ap.add_argument("--runs", type=int, default=3, help="runs of every rate (default 3)")
     ap.add_argument("--refresh", type=float, default=None, help="pass --refresh to the TUI")
+    ap.add_argument("--record", action="store_true", help="run the TUI with --record (a file in its temporary directory)")
     ap.add_argument("--screen", choices=("events", "statistics", "trace"), default="events",
                     help="the screen shown while measuring (statistics: key 2, polled every second; "
                          "trace: key 4, the simulator's SIP traced as HEP)")

@@ -242,6 +242,7 @@ class Feed:
             self._arrived = self._matched = 0
             self._touched, self._notices, self._noticed = set(), [], {}
             self._stats = {TOTAL: EventStats(TOTAL)}
+            self._nodes, self._new_nodes = {}, []
 
     def view(self, event: str) -> StatsView:
         now = self.clock()

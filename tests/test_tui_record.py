@@ -94,20 +94,25 @@ async def test_the_status_bar_shows_the_size_and_a_full_disk_in_red(sim, tmp_pat
     assert recording.truncated == 0 and recording.garbage == 0  # whole lines only
 
 
-def test_an_existing_recording_is_never_overwritten(tmp_path, capsys) -> None:
+def refused(tmp_path: Path, capsys, argv: list[str]) -> str:
+    """``opensips-tui ARGV`` (an empty config) exits 2 with one line on stderr, nothing on stdout: that line."""
     config = tmp_path / "config.toml"
     config.write_text("")
+    code = tui_main(["--config", str(config), *argv])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    return err
+
+
+def test_an_existing_recording_is_never_overwritten(tmp_path, capsys) -> None:
     path = tmp_path / "rec.jsonl"
     path.write_text("precious\n")
-    code = tui_main(["--config", str(config), "--record", str(path)])
-    out, err = capsys.readouterr()
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("opensips-tui: --record: ") and "exists" in err
+    err = refused(tmp_path, capsys, ["--record", str(path)])
+    assert err.startswith("opensips-tui: --record: ") and "exists" in err
     assert path.read_text() == "precious\n"
     rotated = tmp_path / "new.jsonl.2"      # a rotated file of that name counts too
     rotated.write_text("older\n")
-    assert tui_main(["--config", str(config), "--record", str(tmp_path / "new.jsonl")]) == 2
-    assert "new.jsonl.2 exists" in capsys.readouterr().err
+    assert "new.jsonl.2 exists" in refused(tmp_path, capsys, ["--record", str(tmp_path / "new.jsonl")])
     assert not (tmp_path / "new.jsonl").exists()
 
 
@@ -118,11 +123,7 @@ def test_an_existing_recording_is_never_overwritten(tmp_path, capsys) -> None:
     (["--record", "/nonexistent-dir/x/rec.jsonl"], "--record: cannot create recording"),
 ], ids=["size-unit", "size-small", "backups", "no-dir"])
 def test_bad_record_flags_exit_2_with_one_line(tmp_path, capsys, argv, needle) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    code = tui_main(["--config", str(config), *argv])
-    err = capsys.readouterr().err
-    assert code == 2 and needle in err and err.count("\n") == 1, err
+    assert needle in refused(tmp_path, capsys, argv)
 
 
 def test_config_keys_and_strftime_names(tmp_path) -> None:

@@ -23,12 +23,13 @@ from opensips_tui.config import Settings
 from opensips_tui.feed import TOTAL
 from opensips_tui.replay_app import ReplayTUI
 from opensips_tui.replay_source import ReplaySource, open_recording
-from opensips_tui.widgets import LogView
-from tests.test_tui_record import recorded_run
+from opensips_tui.widgets import FilterBar, LogView
+from tests.test_tui_record import recorded_run, refused
 from tests.tui_pilot import run, until
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 T0 = 1_764_790_000.0
+SAMPLE = Path(__file__).parent / "fixtures" / "recordings" / "v1-sample.jsonl"
 
 
 def replay_app(path: Path, tmp_path: Path, speed: float = 0.0, **settings) -> ReplayTUI:
@@ -76,6 +77,30 @@ async def test_a_recorded_run_replays_with_exactly_its_counts(sim, tmp_path, siz
         await until(pilot, lambda: len(replay.query_one("#log", LogView).lines) == 300, "300 log lines")
 
 
+@SIZES
+@run
+async def test_a_fleet_recording_replays_with_its_counts_per_node(tmp_path, size) -> None:
+    """The v1 sample (three files, four nodes and none, a gap line, bytes that were not UTF-8)."""
+    for src in SAMPLE.parent.glob("v1-sample.jsonl*"):
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    path = tmp_path / "v1-sample.jsonl"
+    recording = Recording(path)
+    by_event = Counter(r.event for r in recording)
+    by_node = Counter(r.node for r in recording if r.node is not None)
+    assert len(by_node) >= 4 and any(r.node is None for r in recording)
+    app = replay_app(path, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.replay.finished and app.feed.summary()[TOTAL][0] == len(recording), "the end")
+        assert counted(app) == dict(by_event)
+        assert {node: count for node, (count, _) in app.feed.node_summary().items()} == dict(by_node)
+        lines = app.query_one("#log", LogView).lines
+        await until(pilot, lambda: len(lines) == len(recording), "every line in the log")
+        assert any(" edge2 " in line for line in lines) and any(" - " in line for line in lines)
+        app.query_one(FilterBar).value = "node:edge1"
+        await until(pilot, lambda: len(lines) == by_node["edge1"], "node:edge1 filtered")
+        assert "3 records lost while recording" in " ".join(n.message for n in app._notifications)
+
+
 def upto_position(app: ReplayTUI) -> int:
     """Records received at or before the play position: what the app must have counted."""
     now = app.replay.now()
@@ -107,7 +132,9 @@ async def test_keys_pause_seek_speed_and_restart(tmp_path) -> None:
         await pilot.press("left_square_bracket")
         await settled(pilot, app, "a seek back")
         assert source.paused and source.position == pytest.approx(here + 10, abs=0.5)
-        assert counted(app) == dict(Counter(r.event for r in source.recording.records() if r.time <= source.now()))
+        played = [r for r in source.recording.records() if r.time <= source.now()]
+        assert counted(app) == dict(Counter(r.event for r in played))
+        assert {n: c for n, (c, _) in app.feed.node_summary().items()} == dict(Counter(r.node for r in played))
         await pilot.press("space")                 # the events list has the focus: space resumes too
         await until(pilot, lambda: not source.paused and "paused" not in app.status.content().plain, "resumed")
         await pilot.press("greater_than_sign", "greater_than_sign")
@@ -126,7 +153,8 @@ async def test_keys_pause_seek_speed_and_restart(tmp_path) -> None:
         assert source.speed == 0                   # past x1024: as fast as possible
         app.replay._set_speed(0)
         await until(pilot, lambda: source.finished and app.feed.summary()[TOTAL][0] == 30, "the end")
-        assert {n: c for n, c in counted(app).items()} == {"E_A": 15, "E_B": 15}
+        assert counted(app) == {"E_A": 15, "E_B": 15}
+        assert {n: c for n, (c, _) in app.feed.node_summary().items()} == {"edge0": 10, "edge1": 10, "edge2": 10}
         await until(pilot, lambda: "4:50/4:50" in app.status.content().plain, "the whole duration")
         await pilot.press("p")                     # at the end: play again
         await until(pilot, lambda: source.finished and "finished" in app.status.content().plain, "again")
@@ -142,7 +170,7 @@ async def test_no_mi_at_all_and_the_live_screens_say_why(tmp_path) -> None:
     listener.setblocking(False)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/mi"
     try:
-        app = replay_app(Path(__file__).parent / "fixtures" / "recordings" / "v1-sample.jsonl", tmp_path,
+        app = replay_app(SAMPLE, tmp_path,
                          conn="http", mi={"url": url}, subscribe=["E_PIKE_BLOCKED"])
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.replay.finished, "the end")
@@ -169,16 +197,12 @@ async def test_no_mi_at_all_and_the_live_screens_say_why(tmp_path) -> None:
     ("dir", "cannot read"),
 ], ids=["missing", "empty", "binary", "newer", "directory"])
 def test_a_file_that_cannot_be_replayed_is_one_line_and_exit_2(tmp_path, capsys, content, needle) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("")
     path = tmp_path / "r.jsonl"
     if content == "dir":
         path.mkdir()
     elif content is not None:
         path.write_bytes(content)
-    code = tui_main(["--config", str(config), "--replay", str(path)])
-    out, err = capsys.readouterr()
-    assert code == 2 and out == "" and err.count("\n") == 1, err
+    err = refused(tmp_path, capsys, ["--replay", str(path)])
     assert err.startswith("opensips-tui: --replay: ") and needle in err, err
 
 
@@ -193,10 +217,7 @@ def test_an_unreadable_recording_is_one_line(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("flag", [["--record", "x.jsonl"], ["--amqp", "amqp://h/"], ["--demo"]])
 def test_replay_takes_no_other_source(tmp_path, capsys, flag) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    assert tui_main(["--config", str(config), "--replay", str(tmp_path / "r.jsonl"), *flag]) == 2
-    assert f"it does not take {flag[0]}" in capsys.readouterr().err
+    assert f"it does not take {flag[0]}" in refused(tmp_path, capsys, ["--replay", str(tmp_path / "r.jsonl"), *flag])
 
 
 def paused_at_20(tmp_path: Path):
