@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"opensips-tui: {exc}", file=sys.stderr)
         return 2
     if settings.replay is not None:
-        return replay(settings)
+        return replay(settings, settings.replay)
     from .app import OpenSIPSTUI
     from .backend import Backend
     from .feed import Feed
@@ -201,13 +201,13 @@ def close_sources(sources: list[Any], backend: Any = None) -> None:
             print(f"opensips-tui: {line}", file=sys.stderr)
 
 
-def replay(settings: Settings) -> int:
-    """``--replay FILE``: the recording is the app's only source."""
+def replay(settings: Settings, path: Path) -> int:
+    """``--replay FILE``: the recording at ``path`` is the app's only source."""
     from .replay_app import ReplayTUI
     from .replay_source import ReplayError, ReplaySource, open_recording
 
     try:
-        recording = open_recording(settings.replay)
+        recording = open_recording(path)
     except ReplayError as exc:
         print(f"opensips-tui: --replay: {exc}", file=sys.stderr)
         return 2

@@ -10,12 +10,14 @@ live). The status bar shows the position, the duration, the speed and paused/fin
 
 from __future__ import annotations
 
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.timer import Timer
+from textual.widgets import Input
 
 from .app import OpenSIPSTUI
 from .config import Settings
-from .messages import ToggleRequested
+from .messages import SourceChanged, ToggleRequested
 from .replay_source import SEEK_STEP, ReplaySource
 from .safe import clean
 
@@ -27,7 +29,7 @@ class ReplayTUI(OpenSIPSTUI):
 
     BINDINGS = [
         *OpenSIPSTUI.BINDINGS,
-        Binding("space", "pause", "Pause/resume", show=False, id="replay.pause"),
+        Binding("space", "space", "Pause/resume", show=False, priority=True, id="replay.pause"),
         Binding("left_square_bracket", "seek(-1)", f"Back {SEEK_STEP:g} s", id="replay.back"),
         Binding("right_square_bracket", "seek(1)", f"Forward {SEEK_STEP:g} s", id="replay.forward"),
         Binding("less_than_sign", "speed(False)", "Slower", id="replay.slower"),
@@ -42,8 +44,10 @@ class ReplayTUI(OpenSIPSTUI):
         self.replay = source
         self._tick: Timer | None = None
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def _start_sources(self) -> None:
+        """The app's on_mount starts the sources: the replay's keys and ticks start with them.
+        (Textual calls every class's on_mount itself, so this is a hook, not an override.)"""
+        super()._start_sources()
         self.events.set_toggle_hint("space: pause")
         self._tick = self.set_interval(1.0, self._replay_tick)
         recording = self.replay.recording
@@ -66,8 +70,8 @@ class ReplayTUI(OpenSIPSTUI):
         if self._tick is not None:
             self._tick.resume()
 
-    def on_source_changed(self, message) -> None:
-        super().on_source_changed(message)
+    def on_source_changed(self, _message: SourceChanged) -> None:
+        """Besides what SourceActions does with it (Textual calls both): the position ticks again."""
         if self._tick is not None and not (self.replay.paused or self.replay.finished):
             self._tick.resume()
 
@@ -76,8 +80,17 @@ class ReplayTUI(OpenSIPSTUI):
         self.replay.toggle_pause()
         self._moved()
 
-    def on_toggle_requested(self, _message: ToggleRequested) -> None:
-        """``space``/``enter`` on the events list: nothing to subscribe in a replay, so pause."""
+    def on_toggle_requested(self, message: ToggleRequested) -> None:
+        """``enter`` or ``+`` on the events list: a replay subscribes nothing (and the app's own
+        handler, which would, is not called)."""
+        message.prevent_default()
+        self.notify("A replay subscribes nothing: its events are the recording's (space or p pauses)",
+                    title="Replay", severity="warning", markup=False, timeout=6)
+
+    def action_space(self) -> None:
+        """``space`` pauses and resumes anywhere but in a text input (the filter, a prompt)."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
         self.action_pause()
 
     def action_seek(self, direction: int) -> None:

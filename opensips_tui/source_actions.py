@@ -111,6 +111,16 @@ class SourceActions:
                     severity="warning", markup=False, timeout=8)
         return True
 
+    def on_events_list_save_requested(self, message: "EventsList.SaveRequested") -> None:
+        """``w`` would write the subscriptions: none are made here without MI or with a broker, and
+        writing ``subscribe = []`` would lose the profile's list (ListActions is not called)."""
+        if self.offline is None and not self.settings.amqp.get("url"):
+            return
+        message.prevent_default()
+        self.notify("Nothing to save: no subscription is made here "
+                    + ("(a replay)" if self.settings.replay else "(events come from the broker)"),
+                    title="Save subscriptions", severity="warning", markup=False, timeout=6)
+
     def _toggle_refused(self) -> bool:
         """With a broker, subscriptions are opensips.cfg's: the list's toggle says so."""
         if not self.settings.amqp.get("url"):

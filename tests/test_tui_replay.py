@@ -136,6 +136,7 @@ async def test_keys_pause_seek_speed_and_restart(tmp_path) -> None:
         assert counted(app) == dict(Counter(r.event for r in played))
         assert {n: c for n, (c, _) in app.feed.node_summary().items()} == dict(Counter(r.node for r in played))
         await pilot.press("space")                 # the events list has the focus: space resumes too
+        assert not any(app.events.states.values())  # and subscribes nothing
         await until(pilot, lambda: not source.paused and "paused" not in app.status.content().plain, "resumed")
         await pilot.press("greater_than_sign", "greater_than_sign")
         await until(pilot, lambda: "x1/4" in app.status.content().plain, "x1/4")
@@ -181,6 +182,10 @@ async def test_no_mi_at_all_and_the_live_screens_say_why(tmp_path) -> None:
                 assert app.screen is app.screen_stack[0]
             await pilot.press("d")
             assert any("MI: not used (in a replay" in n.message for n in app._notifications)
+            await pilot.press("enter", "w")         # the events list's toggle and save: neither
+            await until(pilot, lambda: any("A replay subscribes nothing" in n.message for n in app._notifications)
+                        and any("Nothing to save" in n.message for n in app._notifications), "refusals")
+            assert not any(app.events.states.values()) and not app.wanted
             bar = app.status.content().plain
             assert "DOWN" not in bar and "listen" not in bar and "active" not in bar
             with pytest.raises(BlockingIOError):
