@@ -270,8 +270,8 @@ def key_latencies(term: Terminal, presses: int, gap: float) -> list[float]:
     return out
 
 
-def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    return subprocess.Popen(["py-spy", "record", "--format", "raw", "--nonblocking", "-r", "100",
+def py_spy(pid: int, seconds: float, out: Path, rate: int = 100) -> subprocess.Popen:
+    return subprocess.Popen(["py-spy", "record", "--format", "raw", "--nonblocking", "-r", str(rate),
                              "-d", str(int(seconds)), "-p", str(pid), "-o", str(out), "--threads"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -343,7 +343,7 @@ def measure(rate: float, args: argparse.Namespace, label: str) -> dict:
             if args.py_spy:
                 Path(args.py_spy).mkdir(parents=True, exist_ok=True)
                 spy_out = Path(args.py_spy) / f"{label}.txt"
-                spy = py_spy(term.proc.pid, args.seconds, spy_out)
+                spy = py_spy(term.proc.pid, args.seconds, spy_out, args.py_spy_rate)
             n0, c0, t0 = tap.count, cpu_seconds(term.proc.pid), time.monotonic()
             th0, w0 = thread_cpu(term.proc.pid), run_queue_wait(term.proc.pid)
             time.sleep(args.seconds)
@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable,
                     help="the Python that runs the TUI (another venv: compare two versions)")
     ap.add_argument("--py-spy", dest="py_spy", metavar="DIR", help="also record py-spy profiles into DIR")
+    ap.add_argument("--py-spy-rate", dest="py_spy_rate", type=int, default=100,
+                    help="py-spy samples per second (default 100; more for a short window)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args(argv)
     rates = [args.max_rate if r.strip() == "max" else float(r) for r in args.rates.split(",")]

@@ -7,7 +7,11 @@ messages; everything else runs on the UI thread.
 Redraws are paced for the eye, not for the wire: the log takes new lines at most every
 ``refresh / 10`` seconds (10 Hz by default), counters, rates and the detail pane every
 ``refresh`` seconds (1 Hz), and only while something arrived or a shown rate is still
-decaying. When nothing arrives, no timer runs and nothing is drawn.
+decaying. When nothing arrives, no timer runs and nothing is drawn. While another screen
+(statistics, console, trace) covers the events screen, the feed is drained at the numbers' pace
+and nothing on the events screen is touched: Textual repaints the screen on top whenever the one
+just below it changes, hidden or not, so a log written behind the statistics screen cost that
+screen a full repaint per batch. The log and the numbers catch up when the events screen shows.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         self._numbers_timer: Timer | None = None   # a numbers refresh is scheduled
         self._last_drain = self._last_numbers = 0.0
         self._quitting = False
+        self._stale = False               # numbers not redrawn while the events screen was covered
         self._listed = False              # events_list answered at least once
         if settings.keymap:
             self.set_keymap(settings.keymap)
@@ -117,6 +122,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         if not self.is_headless:
             self._trap_signals()
         self.feed.wake = self._wake
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self._drain()  # whatever arrived before the wake-up was wired
         if self.offline is None:
             self.set_interval(self.health_every, self._check_health)
@@ -136,10 +142,24 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
 
     def on_feed_ready(self, _message: FeedReady) -> None:
         if self._drain_timer is None:
-            # While the log shows new lines it may take them at log speed; paused or scrolled
-            # up, only numbers change, so draining faster than they redraw buys nothing.
-            every = self.log_every if self.log_pane.showing_new else self.numbers_every
+            # While the log shows new lines it may take them at log speed; paused, scrolled
+            # up or covered, only numbers change, so draining faster than they redraw buys nothing.
+            every = self.log_every if self.log_pane.showing_new and not self.events_covered \
+                else self.numbers_every
             self._drain_timer = self._after(self._last_drain + every, self._drain)
+
+    @property
+    def events_covered(self) -> bool:
+        """An opaque screen (statistics, console, trace) is above the events screen: nothing
+        of it shows. Dialogs (help, palette) are see-through and leave it drawing."""
+        return any(screen.styles.background.a == 1 for screen in self.screen_stack[1:])
+
+    def _screen_changed(self, _screen: Screen) -> None:
+        """The events screen shows again: the log and the numbers catch up at once."""
+        if self._stale and not self.events_covered:
+            self._stale = False
+            self.log_pane.catch_up(self.feed.entries)
+            self._refresh_numbers()
 
     def _after(self, when: float, callback: Callable[[], None]) -> Timer:
         """A one-shot timer for ``callback`` at monotonic time ``when`` (about now if due)."""
@@ -149,7 +169,11 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         self._drain_timer = None
         self._last_drain = time.monotonic()
         batch = self.feed.drain()
-        self.log_pane.add(batch)
+        if self.events_covered:
+            self._stale = True
+            self.log_pane.hold(batch)  # counted; written when the events screen shows
+        else:
+            self.log_pane.add(batch)
         if self.sources and batch.touched:
             self._add_names(batch.touched)   # a broker's or a recording's events join the list
         for name, state in batch.states.items():
@@ -179,10 +203,14 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         """Counts, rates, detail pane, status bar and the log's marker, each redrawn only if
         what it shows changed. True while a shown rate or sparkline still changes by itself."""
         summary = self.feed.summary()
+        moving = any(rate > 0 for _, rate in summary.values())
+        if self.events_covered:  # alerts still fire; the rest is redrawn when the screen shows
+            self._stale = True
+            self._judge_alerts(summary)
+            return moving
         self.events.set_counts(summary)
         self._judge_alerts(summary)
         current = self.events.current
-        moving = any(rate > 0 for _, rate in summary.values())
         if current is not None:
             view = self.feed.view(current)
             self.detail.show(view)

@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from opensips_tui.app import OpenSIPSTUI
+from opensips_tui.screens import StatisticsScreen
 from tests.tui_pilot import make_app, run, until
 
 HIDDEN = "E_ZZ_HIDDEN"          # published last: below the events list's visible rows
@@ -27,11 +28,12 @@ EXTRA = 40                      # more events than 120x40 shows in the list
 
 
 @contextmanager
-def counting_renders(app: OpenSIPSTUI) -> Iterator[Counter[str]]:
-    """Count, per widget, the frames in which it rendered at least one content line."""
+def counting_renders(app: OpenSIPSTUI, screen_too: bool = False) -> Iterator[Counter[str]]:
+    """Count, per widget, the frames in which it rendered at least one content line
+    (``screen_too``: the screen's own background as well)."""
     counts: Counter[str] = Counter()
     restore = []
-    for widget in app.screen.query("*"):
+    for widget in [*([app.screen] if screen_too else []), *app.screen.query("*")]:
         assert isinstance(widget, Widget)
         name = f"{type(widget).__name__}#{widget.id}" if widget.id else type(widget).__name__
         lines, line = widget.render_lines, widget.render_line
@@ -56,10 +58,10 @@ def counting_renders(app: OpenSIPSTUI) -> Iterator[Counter[str]]:
             del widget.render_lines, widget.render_line  # back to the class's methods
 
 
-async def settle(pilot: Pilot, app: OpenSIPSTUI) -> None:
+async def settle(pilot: Pilot, app: OpenSIPSTUI, screen_too: bool = False) -> None:
     """Wait for start-up to finish drawing: half a second with no render at all."""
     for _ in range(40):
-        with counting_renders(app) as counts:
+        with counting_renders(app, screen_too) as counts:
             await pilot.pause(0.5)
         if not counts:
             return
@@ -113,6 +115,44 @@ async def test_quiet_screen_does_not_redraw(sim, tmp_path, size, refresh) -> Non
         most = int(elapsed / app.numbers_every) + 1
         assert set(busy) <= {"StatusBar#status", "Static#marker"}, dict(busy)
         assert all(n <= most for n in busy.values()), (dict(busy), most, arrived)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@run
+async def test_covered_events_screen_draws_nothing_then_catches_up(sim, tmp_path, size) -> None:
+    """Behind the statistics screen the events screen is not drawn, and the screen on top is not
+    repainted for it: Textual repaints the top screen whenever the screen just below it changes,
+    visible or not, so each log batch written behind the statistics screen cost that screen a
+    full repaint (most of the monitor's CPU with the statistics shown). Back on the events
+    screen, the log shows the newest line and the count is exact."""
+    event = "E_PIKE_BLOCKED"
+    app = make_app(sim, tmp_path, health_every=3600.0, subscribe=[event], stats_interval=3600.0,
+                   pins_path=tmp_path / "pins.json")
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.events.states.get(event) == "active" and app.status.health is True,
+                    "subscription and health")
+        await pilot.press("2")
+        screen = app.screen
+        assert isinstance(screen, StatisticsScreen)
+        await until(pilot, lambda: screen.sample is not None, "the one statistics poll")
+        await settle(pilot, app, screen_too=True)
+        sent = 0
+        with counting_renders(app, screen_too=True) as busy:
+            for _ in range(20):  # in steps, so that the log would have had many batches to draw
+                for _ in range(10):
+                    sent += 1
+                    sim.raise_event(event, {"n": sent})
+                await pilot.pause(0.1)
+            await until(pilot, lambda: app.feed.view(event).count == sent, "every event counted")
+            await pilot.pause(1.5)  # a numbers refresh is due: it must not draw either
+        assert not busy, f"the statistics screen redrew for the covered events screen: {dict(busy)}"
+        await pilot.press("1")
+        await until(pilot, lambda: app.screen is app.screen_stack[0], "events screen")
+        log = app.log_pane.log_widget
+        await until(pilot, lambda: len(log.lines) == sent and f"n={sent}" in log.lines[-1], "log caught up")
+        assert app.events.counts.get(event, (0,))[0] == sent
+        await pilot.pause(0.2)
+        assert f"n={sent}" in log.render_line(log.scrollable_content_region.height - 1).text
 
 
 @run

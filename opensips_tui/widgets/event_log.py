@@ -9,7 +9,7 @@ it draws it.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -43,6 +43,7 @@ class EventLog(Pane):
         self.unseen = 0          # matching events not on screen (paused / scrolled up)
         self.last_seq = 0        # newest entry written to the log
         self.following = True    # at the bottom: new lines scroll into view
+        self.behind = 0          # matching events held (not written) while the screen was covered
         self._marker_text: str | None = None  # what the marker shows (None: hidden)
         self._node_names: set[str] = set()  # node names the node column makes room for
         self.border_title = "Log"
@@ -124,6 +125,29 @@ class EventLog(Pane):
             else:
                 self.unseen += batch.matched  # shown by the next show_marker()
 
+    def hold(self, batch: Batch) -> None:
+        """Count a batch without drawing it: another screen covers this one (see the app)."""
+        if self.paused:
+            self.unseen += batch.matched
+        else:
+            self.behind += batch.matched
+
+    def catch_up(self, entries: Callable[[int], list[Entry]]) -> None:
+        """Write what :meth:`hold` counted, from the ring: ``entries(since_seq)`` gives the
+        matching entries newer than ``since_seq``. A following log shows the ring's tail (as on
+        resume); one scrolled up keeps its place and counts them as unseen."""
+        behind, self.behind = self.behind, 0
+        if behind:
+            if self.following:
+                self.reload(entries(0))
+                return
+            missed = entries(self.last_seq)[-self.max_lines:]
+            if missed:
+                self.log_widget.write(missed)
+                self.last_seq = missed[-1].seq
+            self.unseen += behind
+        self.show_marker()
+
     def reload(self, entries: Iterable[Entry]) -> None:
         """Show exactly ``entries`` (the newest ``max_lines`` of them): filter change / resume."""
         entries = list(entries)[-self.max_lines:]
@@ -133,12 +157,12 @@ class EventLog(Pane):
         self.following = True
         log.scroll_end(animate=False, x_axis=False)
         self.last_seq = entries[-1].seq if entries else self.last_seq
-        self.unseen = 0
+        self.unseen = self.behind = 0
         self.show_marker()
 
     def clear(self) -> None:
         self.log_widget.clear()
-        self.unseen = 0
+        self.unseen = self.behind = 0
         self.following = True
         self.show_marker()
 
