@@ -17,8 +17,9 @@ Per rate it prints:
 
 Rate ``max`` asks the simulator for ``--max-rate`` events/s; the row shows what it sustained.
 ``--runs 3`` repeats every rate and prints the median and the spread (min-max).
-``--nice -5`` (root) runs the TUI and the simulator ahead of other load: on a saturated machine a
-starved TUI draws less often, so its CPU would show what it got, not what it asks for.
+``--nice -5`` (root) runs the TUI, the simulator and this script ahead of other load: on a saturated
+machine a starved TUI draws less often, so its CPU would show what it got, not what it asks for,
+and a starved emulator here would add its own delay to the key latency.
 ``--python PATH`` runs the TUI with another interpreter (e.g. a venv holding an older version),
 for a before/after comparison under the same machine load.
 ``--py-spy DIR`` also records each rate with ``py-spy record --format raw`` (needs ptrace) and
@@ -396,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="py-spy samples per second (default 100; more for a short window)")
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args(argv)
+    if args.nice:  # this script too: its terminal emulator times the keys, and must not be starved
+        try:
+            os.nice(args.nice)
+        except OSError:
+            pass
+        renice(os.getpid(), args.nice)
     rates = [args.max_rate if r.strip() == "max" else float(r) for r in args.rates.split(",")]
     names = [r.strip() for r in args.rates.split(",")]
     results: dict[str, list[dict]] = {n: [] for n in names}

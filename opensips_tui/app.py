@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -101,17 +101,20 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
 
     # -- composition -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with Horizontal(id="main"):
-            # In a box of its own: Textual draws again every widget whose parent's area meets a
-            # changed region, so directly in #main the list would be drawn with every log batch.
+        # Textual draws again, in every frame, each widget whose parent's area meets a changed
+        # region, its lines cached or not: with the log changing ten times a second, that is
+        # the log's ancestors and their children. So the tree is flat around the log (a grid,
+        # no column box) and the rest sits in boxes of its own (the list; the status bar and
+        # the footer), whose insides are never drawn for the log: 8 widgets per log batch, was 10.
+        with Grid(id="main"):
             with Vertical(id="events-box"):
                 yield EventsList(id="events")
-            with Vertical(id="right"):
-                yield EventLog(self.feed.ring_size, utc=self.settings.utc, id="log-pane")
-                yield DetailPane(utc=self.settings.utc, id="detail")
+            yield EventLog(self.feed.ring_size, utc=self.settings.utc, id="log-pane")
+            yield DetailPane(utc=self.settings.utc, id="detail")
         why = self.settings.keymap.get("why", "d").split(",")[0].strip()
-        yield StatusBar(self.backend.target, why_key=why, id="status")
-        yield Footer()
+        with Vertical(id="bottom"):
+            yield StatusBar(self.backend.target, why_key=why, id="status")
+            yield Footer()
 
     def on_mount(self) -> None:
         # Kept as attributes: queries fail while the app shuts down, these objects do not.
@@ -138,7 +141,10 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
     # -- draining the feed -------------------------------------------------------------
     def _wake(self) -> None:
         """Listener thread, on the feed's empty -> non-empty edge only: wake the UI once."""
-        self.post_message(FeedReady())
+        try:
+            self.post_message(FeedReady())
+        except RuntimeError:  # the UI loop is closed (the app is gone): nothing to draw
+            pass
 
     def on_feed_ready(self, _message: FeedReady) -> None:
         if self._drain_timer is None:
@@ -427,6 +433,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         self._close_backend()
 
     def on_unmount(self) -> None:
+        self.feed.wake = None  # listeners still running while the backend closes wake nothing
         self.backend.close()  # however the app ends (also Pilot tests): nothing left subscribed
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -12,6 +12,7 @@ while the counts stay exact.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -31,9 +32,27 @@ NOTICES_MAX = 50      # notices kept between two drains
 NODE_WIDTH_MAX = 16   # the log's node column is never wider than this
 
 
+_last_second: tuple[int, bool, str] = (0, False, "")  # the whole second format_time did last
+
+
 def format_time(ts: float, utc: bool = False, millis: bool = True) -> str:
-    moment = datetime.fromtimestamp(ts, timezone.utc if utc else None)
-    return moment.strftime("%H:%M:%S.%f")[:12] if millis else moment.strftime("%H:%M:%S")
+    """``HH:MM:SS.mmm``, local or UTC, milliseconds cut (not rounded) as ``%f[:3]`` cuts them.
+
+    The log formats a line per event shown: ``strftime`` runs once per whole second (the
+    last one is kept), the milliseconds are arithmetic. The microseconds are rounded the
+    way ``datetime.fromtimestamp`` rounds them (half to even), so the text is the same."""
+    global _last_second
+    second = math.floor(ts)
+    micros = round((ts - second) * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    last = _last_second
+    if last[0] == second and last[1] is utc:
+        clock = last[2]
+    else:
+        clock = datetime.fromtimestamp(second, timezone.utc if utc else None).strftime("%H:%M:%S")
+        _last_second = (second, utc, clock)
+    return f"{clock}.{micros // 1000:03d}" if millis else clock
 
 
 class Entry:

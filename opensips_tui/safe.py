@@ -45,6 +45,8 @@ def _plain(value: Any) -> str:
     """A string as it is; anything else as compact JSON (or ``repr`` when not serialisable)."""
     if isinstance(value, str):
         return value
+    if type(value) is int:  # most params; what JSON writes, without the encoder's machinery
+        return repr(value)
     try:
         return _to_json(value)
     except (TypeError, ValueError):
