@@ -173,3 +173,43 @@ async def test_growing_log_follows_and_shows_its_scrollbar(sim, tmp_path) -> Non
         assert app.log_pane.following and "n=59" in log.lines[-1]
         last_row = log.render_line(log.scrollable_content_region.height - 1).text
         assert "n=59" in last_row
+
+
+@run
+async def test_a_log_batch_draws_only_the_log_and_its_surroundings(sim, tmp_path) -> None:
+    """Textual asks every widget whose parent's area meets a changed region for its lines, in
+    every frame, even when they are cached: with the log changing ten times a second, that
+    is the cost of a frame beyond the log's own lines. The layout keeps that set small: the
+    screen, the grid, the boxes around the list and around the status bar and footer, the two
+    panes on the right, the log and its scrollbar; never the status bar, footer or list."""
+    event = "E_PIKE_BLOCKED"
+    app = make_app(sim, tmp_path, health_every=3600.0, subscribe=[event], refresh=10.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.events.states.get(event) == "active" and app.status.health is True,
+                    "subscription and health")
+        for i in range(60):  # the log overflows: its scrollbar shows
+            sim.raise_event(event, {"n": i})
+        await until(pilot, lambda: len(app.log_pane.log_widget.lines) == 60, "60 lines")
+        await pilot.pause(1.5)
+        asked: Counter[str] = Counter()
+        widgets = [app.screen, *app.screen.query("*")]
+        for widget in widgets:
+            name = f"{type(widget).__name__}#{widget.id}" if widget.id and widget is not app.screen \
+                else type(widget).__name__
+
+            def render_lines(crop, _lines=widget.render_lines, _name=name):
+                asked[_name] += 1
+                return _lines(crop)
+
+            widget.render_lines = render_lines  # type: ignore[method-assign]
+        try:
+            for i in range(60, 63):  # three log batches, nothing else changes (numbers: every 10 s)
+                sim.raise_event(event, {"n": i})
+                await until(pilot, lambda: f"n={i}" in app.log_pane.log_widget.lines[-1], f"line {i}")
+                await pilot.pause(1.1)
+        finally:
+            for widget in widgets:
+                del widget.render_lines
+        assert asked["LogView#log"] >= 3
+        assert set(asked) <= {"Screen", "Grid#main", "Vertical#events-box", "EventLog#log-pane",
+                              "DetailPane#detail", "Vertical#bottom", "LogView#log", "ScrollBar"}, dict(asked)
