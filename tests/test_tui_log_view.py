@@ -137,3 +137,27 @@ async def test_long_lines_scroll_sideways_and_back(sim, tmp_path, size) -> None:
             await pilot.press("left")
         await pilot.pause()
         assert log.scroll_x == 0 and "E_X ua=aaa" in row(log, 0)
+
+
+@SIZES
+@run
+async def test_a_held_view_keeps_its_line_while_another_screen_covers_the_log(sim, tmp_path, size) -> None:
+    """Behind the statistics screen nothing is written to the log; back on the events screen a
+    view held on an older line keeps it, the missed lines are written below and counted as new."""
+    async with started(sim, tmp_path, size, stats_interval=3600.0,
+                       pins_path=tmp_path / "pins.json") as (app, pilot, log):
+        await logged(pilot, app, 0, 30)
+        log.focus()
+        await pilot.press("home")                        # hold the oldest line
+        assert log.current.params == {"i": 0} and not app.log_pane.following
+        await pilot.press("2")
+        await until(pilot, lambda: app.events_covered, "the statistics screen")
+        push(app, 30, 20)
+        await until(pilot, lambda: app.log_pane.behind == 20, "20 held back")
+        assert log.line_count == 30                      # nothing written behind the statistics screen
+        await pilot.press("1")
+        await until(pilot, lambda: log.line_count == 50 and app.log_pane.unseen == 20, "caught up")
+        assert log.current.params == {"i": 0} and log_lines(app)[-1].endswith("i=49")
+        assert "20 new" in (app.log_pane._marker_text or "")
+        await pilot.pause()
+        assert row(log, 0).rstrip().endswith("i=0")
