@@ -242,8 +242,8 @@ def test_fifty_threads_share_one_connector(sim: SimulatedOpenSIPS, mi: OpenSIPSM
     def worker(n: int) -> None:
         try:
             for i in range(4):
-                name = names[(n * 4 + i) % len(names)]
-                assert list(mi.execute("get_statistics", {"statistics": [name]})) == [name]
+                name = names[(n * 4 + i) % len(names)]   # group:name: asked as its group, as OpenSIPS wants
+                assert name in mi.execute("get_statistics", {"statistics": [name.split(":")[0] + ":"]})
                 assert mi.execute("version") == version
             done.append(n)
         except BaseException as exc:  # noqa: BLE001 - reported below
