@@ -156,3 +156,11 @@ def test_mi_settings_from_the_environment_like_opensips_mi(sim, capsys, monkeypa
     monkeypatch.setenv("OPENSIPS_MI_PORT", str(port))
     code, out, _ = run(["-c", "1", "--json", "shmem:total_size"], capsys)
     assert code == 0 and json.loads(out)["stats"]["shmem:total_size"]["kind"] == "gauge"
+
+
+def test_main_leaves_the_callers_sigterm_handler_as_it_was(sim, capsys):
+    """Called from Python (a script, this suite), main() must not leave its SIGTERM handler behind:
+    a later SIGTERM to the caller would raise KeyboardInterrupt wherever it happened to be."""
+    before = signal.getsignal(signal.SIGTERM)
+    code, _out, _err = run(["--url", sim.http_url, "-c", "1", "core:"], capsys)
+    assert code == 0 and signal.getsignal(signal.SIGTERM) is before

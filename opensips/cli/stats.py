@@ -172,10 +172,11 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         mi = mi_from_args(args)
     except (ValueError, OpenSIPSMIException) as exc:
         return fail(PROG, str(exc), 2)
+    term = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _raise_interrupt)
     except (ValueError, OSError):  # pragma: no cover - not the main thread
-        pass
+        term = None
     loud_interrupts(previous)  # a reply FIFO may exist during a call: let finally clean up
     printer = Printer(selection, args.json, sys.stdout, sys.stderr)
     poller = StatsPoller(mi, interval=args.interval, statistics=selection.request())
@@ -190,6 +191,9 @@ def _main(argv: list[str] | None, previous: Any) -> int:
         except OSError as exc:   # a full disk, /dev/full (MI errors never get here: DOWN samples)
             silence_stdout()
             return fail(PROG, f"cannot write the output: {exc.strerror or exc}")
+        finally:
+            if term is not None:   # main() called from Python: leave the caller's SIGTERM as it was
+                signal.signal(signal.SIGTERM, term)
 
 
 def _loop(poller: Any, printer: Printer, count: int | None) -> int:
