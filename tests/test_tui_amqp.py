@@ -16,6 +16,7 @@ from typing import Iterator
 import pytest
 
 from opensips.event.decode import decode_notification
+from opensips.record import Recording
 from opensips_tui.__main__ import close_sources, open_sources
 from opensips_tui.app import OpenSIPSTUI
 from opensips_tui.config import Settings
@@ -56,7 +57,7 @@ def amqp_up(app: OpenSIPSTUI) -> bool:
 @SIZES
 @run
 async def test_captured_messages_reach_the_log_with_their_node(broker, publish, tmp_path, size) -> None:
-    app = amqp_app(broker.url, tmp_path)
+    app = amqp_app(broker.url, tmp_path, record=str(tmp_path / "fleet.jsonl"))   # and --record
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: amqp_up(app), "AMQP up")
         for body in bodies():                       # the fleet's opensips.cfg: exchange=opensips?NODE
@@ -82,6 +83,9 @@ async def test_captured_messages_reach_the_log_with_their_node(broker, publish, 
                                        for n in app._notifications), "no subscription over MI")
         assert "DOWN" not in app.status.content().plain and "listen" not in app.status.content().plain
     close_sources(app.sources, app.backend)
+    recorded = Recording(tmp_path / "fleet.jsonl")
+    assert Counter(r.node for r in recorded) == {"edge1": len(bodies()), "edge2": len(bodies())}
+    assert [r.notification for r in recorded if r.node == "edge1"] == [decode_notification(b) for b in bodies()]
 
 
 @run

@@ -23,7 +23,7 @@ from opensips_tui.config import Settings
 from opensips_tui.feed import TOTAL
 from opensips_tui.replay_app import ReplayTUI
 from opensips_tui.replay_source import ReplaySource, open_recording
-from opensips_tui.widgets import FilterBar, LogView
+from opensips_tui.widgets import FilterBar, HelpScreen, LogView
 from tests.test_tui_record import recorded_run, refused
 from tests.tui_pilot import run, until
 
@@ -182,6 +182,12 @@ async def test_no_mi_at_all_and_the_live_screens_say_why(tmp_path) -> None:
                 assert app.screen is app.screen_stack[0]
             await pilot.press("d")
             assert any("MI: not used (in a replay" in n.message for n in app._notifications)
+            await pilot.press("question_mark")      # the help lists the replay's keys
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+            assert all(word in app.screen.body.plain for word in ("Back 10 s", "Forward 10 s", "Slower",
+                                                                    "Faster", "Play again from the start"))
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
             await pilot.press("enter", "w")         # the events list's toggle and save: neither
             await until(pilot, lambda: any("A replay subscribes nothing" in n.message for n in app._notifications)
                         and any("Nothing to save" in n.message for n in app._notifications), "refusals")
