@@ -205,9 +205,13 @@ def replay(settings: Settings, path: Path) -> int:
     """``--replay FILE``: the recording at ``path`` is the app's only source."""
     from .replay_app import ReplayTUI
     from .replay_source import ReplayError, ReplaySource, open_recording
+    from .sources import human_bytes
+
+    def reading(size: int) -> None:
+        print(f"opensips-tui: reading {path} ({human_bytes(size)})…", file=sys.stderr, flush=True)
 
     try:
-        recording = open_recording(path)
+        recording = open_recording(path, on_big=reading)
     except ReplayError as exc:
         print(f"opensips-tui: --replay: {exc}", file=sys.stderr)
         return 2

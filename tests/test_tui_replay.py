@@ -217,6 +217,14 @@ def test_a_file_that_cannot_be_replayed_is_one_line_and_exit_2(tmp_path, capsys,
     assert err.startswith("opensips-tui: --replay: ") and needle in err, err
 
 
+def test_a_big_recording_is_announced_before_it_is_read() -> None:
+    sizes: list[int] = []
+    recording = open_recording(SAMPLE, on_big=sizes.append, big=1000)
+    assert sizes == [sum(p.stat().st_size for p in SAMPLE.parent.glob("v1-sample.jsonl*"))]
+    assert len(recording) == 17
+    assert open_recording(SAMPLE, on_big=sizes.append).count == 17 and len(sizes) == 1   # 32 MiB by default
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_recording_is_one_line(tmp_path, capsys) -> None:
     path = tmp_path / "r.jsonl"
