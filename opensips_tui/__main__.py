@@ -4,6 +4,8 @@
 to it, so the monitor shows live events on a machine without OpenSIPS. ``--record`` writes
 every notification to a recording, ``--replay`` plays one instead of watching OpenSIPS, and
 ``--amqp`` consumes what ``event_rabbitmq`` publishes (:mod:`opensips_tui.sources`).
+``--demo-nodes N`` starts N simulators, named edge1..edgeN, as a fleet; ``--node NAME=MI_TARGET``
+(repeatable) watches many OpenSIPS at once.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="opensips-tui", description="Watch OpenSIPS events live in the terminal.",
         epilog="Try it without OpenSIPS: opensips-tui --demo")
     add_mi_arguments(p)
+    fleet = p.add_argument_group("fleet (many OpenSIPS at once)")
+    fleet.add_argument("--node", dest="nodes", action="append", metavar="NAME=MI_TARGET",
+                       help="watch this OpenSIPS too (repeatable); TARGET: http(s)://HOST:PORT/mi, "
+                            "udp:HOST:PORT, unix:PATH or a FIFO path")
     ev = p.add_argument_group("event listener")
     ev.add_argument("--transport", choices=("datagram", "stream"), help="event_datagram or event_stream")
     ev.add_argument("--listen-ip", dest="listen_ip", help="address OpenSIPS sends events to")
@@ -61,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start a simulated OpenSIPS with live traffic and watch it")
     ui.add_argument("--demo-rate", dest="demo_rate", type=float, metavar="N",
                     help="demo events per second (default 20)")
+    ui.add_argument("--demo-nodes", dest="demo_nodes", type=int, metavar="N",
+                    help="demo simulators, as a fleet named edge1..edgeN (default 1)")
     rec = p.add_argument_group("recordings")
     rec.add_argument("--record", metavar="FILE",
                      help="write every notification to a new recording FILE (never overwritten; "
@@ -79,17 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def start_demo(settings: Settings) -> Any:
-    """Start the simulator with traffic and point ``settings`` at it; returns it (to stop)."""
+def start_demo(settings: Settings) -> list[Any]:
+    """Start ``settings.demo_nodes`` simulators with traffic and point ``settings`` at them (one:
+    its MI; more: a fleet edge1..edgeN); returns them (to stop)."""
     from opensips.sim import SimulatedOpenSIPS
 
-    sim = SimulatedOpenSIPS(rate=settings.demo_rate, fifo=False, datagram_unix=False).start()
+    from .node_spec import NodeSpec
+
+    sims: list[Any] = []
+    try:
+        for _ in range(settings.demo_nodes):
+            sims.append(SimulatedOpenSIPS(rate=settings.demo_rate, fifo=False, datagram_unix=False).start())
+    except OSError:
+        for sim in sims:
+            sim.stop()
+        raise
     settings.conn = "http"
-    settings.mi = sim.mi_kwargs("http")
+    settings.mi = sims[0].mi_kwargs("http")
+    if len(sims) > 1:
+        settings.nodes = [NodeSpec(f"edge{i}", "http", sim.mi_kwargs("http"), str(sim.http_url))
+                          for i, sim in enumerate(sims, 1)]
     settings.event.setdefault("listen_ip", "127.0.0.1")
     settings.subscribe = settings.subscribe or list(DEMO_SUBSCRIBE)
     settings.mi_named = True
-    return sim
+    return sims
 
 
 def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
@@ -121,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings.replay is not None:
         return replay(settings, settings.replay)
     from .app import OpenSIPSTUI
-    from .backend import Backend
     from .feed import Feed
+    from .nodes import Fleet
 
     feed = Feed(settings.ring_size)
     try:
@@ -133,16 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     owned = []
     if settings.demo:
         try:
-            owned.append(start_demo(settings))
+            owned.extend(start_demo(settings))
         except OSError as exc:
             print(f"opensips-tui: cannot start the demo simulator: {exc}", file=sys.stderr)
             close_sources(sources)
             return 1
-    backend = Backend(settings, feed, owned)
+    fleet = Fleet.from_settings(settings, feed, owned)
     try:
-        OpenSIPSTUI(settings, backend, sources=sources).run()
+        OpenSIPSTUI(settings, fleet=fleet, sources=sources).run()
     finally:
-        close_sources(sources, backend)
+        close_sources(sources, fleet)
     return 0
 
 

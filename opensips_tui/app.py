@@ -34,9 +34,11 @@ from .backend import Backend
 from .config import Settings
 from .feed import TOTAL, Feed
 from .filters import LogFilter
+from .fleet_backend import FleetBackend, backend_of
 from .list_actions import ListActions
 from .messages import (EventHighlighted, EventsListed, Exported, FeedReady, FilterChanged,
-                       HealthChecked, LineSaved, SubscriptionChanged, ToggleRequested)
+                       HealthChecked, LineSaved, NodesChanged, SubscriptionChanged, ToggleRequested)
+from .nodes import Fleet, Node
 from .safe import clean
 from .source_actions import SourceActions, offline_reason
 from .sources import Source
@@ -74,13 +76,17 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
 
     def __init__(self, settings: Settings, backend: Backend | None = None,
                  clock: Callable[[], float] = time.time, health_every: float = HEALTH_EVERY,
-                 sources: Sequence[Source] = ()) -> None:
+                 sources: Sequence[Source] = (), fleet: Fleet | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.sources = list(sources)          # a recording, a broker, a replay (opensips_tui.sources)
         self.offline = offline_reason(settings)   # why MI is not used at all, or None
-        self.feed = backend.feed if backend else Feed(settings.ring_size, clock=clock)
-        self.backend = backend or Backend(settings, self.feed)
+        if fleet is None:  # one OpenSIPS (or settings.nodes): a fleet all the same
+            fleet = Fleet.single(backend) if backend else \
+                Fleet.from_settings(settings, Feed(settings.ring_size, clock=clock))
+        self.fleet = fleet
+        self.feed = fleet.feed
+        self.backend = backend_of(fleet)  # the node's own Backend, or all nodes' FleetBackend
         self.health_every = health_every
         self.wanted: set[str] = set()     # events the operator wants subscribed
         # --subscribe names and patterns, subscribed once events_list says they exist (see
@@ -126,6 +132,8 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
             self._trap_signals()
         self.feed.wake = self._wake
         self.screen_change_signal.subscribe(self, self._screen_changed)
+        if self.fleet.multi and self.offline is None:
+            self._watch_fleet()
         self._drain()  # whatever arrived before the wake-up was wired
         if self.offline is None:
             self.set_interval(self.health_every, self._check_health)
@@ -137,6 +145,31 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
             self.query_one(FilterBar).value = self.settings.filter
             self._apply_filter(self.settings.filter)
         self.events.focus()
+        if self.fleet.multi and self.settings.demo and "fleet" in screens.FACTORIES:
+            self.call_after_refresh(self.action_show_screen, "fleet")  # a demo fleet: show it whole
+
+    def _watch_fleet(self) -> None:
+        """Many nodes: each node's health thread tells the app when its health changes, and
+        the log makes room for their names."""
+        backend = self.backend
+        if isinstance(backend, FleetBackend):
+            backend.on_change = self._node_changed
+            backend.start()
+        self.log_pane.show_nodes(self.fleet.names)
+
+    def _node_changed(self, node: Node) -> None:
+        """A node's health thread: its health changed."""
+        self.post_message(NodesChanged(node.name))
+
+    def on_nodes_changed(self, message: NodesChanged) -> None:
+        node = self.fleet.node(message.node)
+        if node.health == "restarted":  # up again already: say so (the status bar says it too)
+            self.notify(f"{clean(node.name)}: {clean(node.reason)}", severity="warning", markup=False)
+        self._check_health()
+
+    def select_node(self, name: str) -> None:
+        """The screens (2, 3, 4) act on node ``name`` from now on; KeyError for an unknown one."""
+        self.fleet.select(name)
 
     # -- draining the feed -------------------------------------------------------------
     def _wake(self) -> None:
@@ -252,7 +285,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
     # -- messages ------------------------------------------------------------------------
     def on_health_checked(self, message: HealthChecked) -> None:
         was, self._healthy = self._healthy, message.ok
-        detail = message.detail if not message.ok else version_of(message.detail)
+        detail = message.detail if not message.ok or self.fleet.multi else version_of(message.detail)
         self.status.set(health=message.ok, health_detail=detail, listen=self.backend.listen_address,
                         target=message.target or self.status.target)
         if message.ok != was:

@@ -9,7 +9,7 @@ gets the outcome back as a message. Notifications and state changes go to the
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from opensips.mi import OpenSIPSMI, OpenSIPSMICommandError, OpenSIPSMIException
 
@@ -46,9 +46,14 @@ def handler_kwargs(event: dict[str, Any]) -> dict[str, Any]:
 class Backend:
     """Owns one MI client for its own calls and one event handler (with its own MI client)."""
 
-    def __init__(self, settings: Settings, feed: Feed, owned: list[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, feed: Feed, owned: list[Any] | None = None,
+                 node: str | None = None,
+                 on_state: Callable[[str, str], None] | None = None) -> None:
         self.settings = settings
         self.feed = feed
+        self.node = node               # pushed with every notification (None: one OpenSIPS)
+        self.on_state = on_state       # (event, state); default: straight to the feed
+        self.uptime: dict[str, Any] = {}   # the last ping's uptime answer (Up since, Up time)
         self._owned = owned or []      # e.g. the demo simulator, stopped at close()
         self._lock = threading.Lock()  # one MI call at a time on our client
         self._mi: OpenSIPSMI | None = None
@@ -96,6 +101,7 @@ class Backend:
         raised (once), and the event handler is told to look at once.
         """
         up = self._call("uptime")
+        self.uptime = dict(up) if isinstance(up, dict) else {}
         since = str(up.get("Up since", "")) if isinstance(up, dict) else ""
         was, self._up_since = self._up_since, since
         restarted = was is not None and since != was
@@ -107,6 +113,11 @@ class Backend:
             if handler is not None:
                 handler.check_subscriptions()
             raise Restarted(f"OpenSIPS restarted (up since {since})")
+        return self._server
+
+    @property
+    def server(self) -> str | None:
+        """``version``'s "Server" as of the last ping (None before the first good one)."""
         return self._server
 
     def events_list(self) -> list[str]:
@@ -128,7 +139,10 @@ class Backend:
         return self._handler
 
     def _state_changed(self, ev: Any, state: str) -> None:
-        self.feed.set_state(getattr(ev, "event", "?"), state)
+        if self.on_state is not None:
+            self.on_state(getattr(ev, "event", "?"), state)
+        else:
+            self.feed.set_state(getattr(ev, "event", "?"), state)
 
     def subscribe(self, event: str) -> str:
         """Subscribe ``event``; returns its state (``active``, or ``retrying`` when pending)."""
@@ -137,7 +151,8 @@ class Backend:
                 raise BackendError("closing")
             try:
                 handler = self._ensure_handler()
-                sub = handler.subscribe(event, lambda notification: self.feed.push(event, notification))
+                node, push = self.node, self.feed.push
+                sub = handler.subscribe(event, lambda notification: push(event, notification, node))
             except Exception as exc:  # the handler's typed errors and socket errors alike
                 raise BackendError(reason(exc)) from None
             self._subs[event] = sub

@@ -45,6 +45,7 @@ from opensips.mi import OpenSIPSMI, OpenSIPSMIException
 from opensips.mi.options import MAX_SECONDS
 
 from .alerts import Rule, RuleError, parse_rule
+from .node_spec import NodeError, NodeSpec, check_names, make_spec, parse_node
 
 try:
     import tomllib
@@ -66,8 +67,8 @@ EVENT_KEYS = ("transport", "listen_ip", "listen_port", "socket_path", "refresh_i
 RECORD_KEYS = ("record", "record_max_bytes", "record_backups")
 AMQP_KEYS = ("amqp_url", "amqp_exchange", "amqp_bindings", "amqp_node_pattern", "amqp_queue")
 PROFILE_KEYS = ("mi", *MI_KEYS, *EVENT_KEYS, "subscribe", "filter", "ring_size", "utc", "stats_interval",
-                "alerts", "alert_bell", "read_only", *RECORD_KEYS, *AMQP_KEYS)
-TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "refresh")
+                "alerts", "alert_bell", "read_only", *RECORD_KEYS, *AMQP_KEYS, "nodes")
+TUI_KEYS = (*PROFILE_KEYS, "profile", "demo", "demo_rate", "demo_nodes", "refresh")
 
 
 class ConfigError(Exception):
@@ -113,10 +114,13 @@ class Settings:
     speed: float = 1.0                 # --speed: replay pace (0: as fast as possible)
     amqp: dict[str, Any] = field(default_factory=dict)   # --amqp: url, exchange, bindings, node_pattern, queue
     mi_named: bool = False             # an MI transport was named (flags, environment or file)
+    nodes: list[NodeSpec] = field(default_factory=list)     # a fleet (--node, a profile's nodes)
+    demo_nodes: int = 1                                     # --demo-nodes: simulators in the demo
 
 
 RING_MAX = 10_000_000       # events kept: more would not fit in memory (and overflows deque)
 DEMO_RATE_MAX = 100_000.0
+DEMO_NODES_MAX = 100
 TOP_KEYS = ("tui", "profiles", "keymap")
 # key -> its command-line flag, for messages about the command-line layer
 FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--listen-port", "demo_rate": "--demo-rate",
@@ -124,7 +128,7 @@ FLAGS = {"ring_size": "--ring-size", "refresh": "--refresh", "listen_port": "--l
          "alerts": "--alert", "record_max_bytes": "--record-max-bytes", "record_backups": "--record-backups",
          "speed": "--speed", "amqp_url": "--amqp", "amqp_exchange": "--amqp-exchange",
          "amqp_bindings": "--amqp-binding", "amqp_node_pattern": "--amqp-node-pattern",
-         "amqp_queue": "--amqp-queue"}
+         "amqp_queue": "--amqp-queue", "nodes": "--node", "demo_nodes": "--demo-nodes"}
 RECORD_MIN_BYTES, RECORD_MAX_BYTES = 1024, 1 << 40
 SPEED_MAX = 10_000.0
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -172,7 +176,7 @@ class Layer:
         """The line, from ``start`` on, holding the string ``value`` (an item of a list)."""
         for number in range(start, len(self.lines) + 1):
             text = self.lines[number - 1]
-            if number > start and re.match(r"^\s*(\[|[A-Za-z0-9_\"'.-]+\s*=)", text):
+            if number > start and re.match(r"""^\s*(\[|[A-Za-z0-9_.-]+\s*=|"[^"]*"\s*=|'[^']*'\s*=)""", text):
                 return None  # the next key or table: the list ended
             if f'"{value}"' in text or f"'{value}'" in text:
                 return number
@@ -237,6 +241,32 @@ def _rules(value: Any, layer: Layer) -> list[Rule]:
         except RuleError as exc:
             raise layer.error("alerts", str(exc), value=text) from None
     return rules
+
+
+def _nodes(value: Any, layer: Layer, common: dict[str, Any]) -> list[NodeSpec]:
+    """``nodes``: ``["edge1=http://10.0.0.5:8888/mi", ...]`` or tables ``{name, target}``
+    (``--node`` gives the strings); each checked as the command line's are."""
+    if not isinstance(value, list) or not value:
+        raise layer.error("nodes", 'must be a list such as ["edge1=http://10.0.0.5:8888/mi"], '
+                                   f"not {value!r}")
+    specs = []
+    for item in value:
+        shown = item if isinstance(item, str) else str(item.get("name", "")) if isinstance(item, dict) else None
+        try:
+            if isinstance(item, str):
+                specs.append(parse_node(item, common))
+            elif isinstance(item, dict) and set(item) <= {"name", "target"} \
+                    and all(isinstance(item.get(k), str) for k in ("name", "target")):
+                specs.append(make_spec(item["name"].strip(), item["target"], common))
+            else:
+                raise NodeError(f"{item!r}: a node is \"NAME=MI_TARGET\" or {{name = \"...\", target = \"...\"}}")
+        except NodeError as exc:
+            raise layer.error("nodes", str(exc), value=shown) from None
+    try:
+        check_names(specs)
+    except NodeError as exc:
+        raise layer.error("nodes", str(exc)) from None
+    return specs
 
 
 def _number(key: str, value: Any, layer: Layer, low: float, high: float, integer: bool = False) -> Any:
@@ -312,7 +342,7 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
         settings.conn = conn
         settings.mi_named = True
     for key, value in values.items():
-        if value is None or key in ("mi", "conn"):
+        if value is None or key in ("mi", "conn", "nodes"):
             continue
         if layer.path is not None:
             _check_file_value(key, value, layer)
@@ -342,10 +372,14 @@ def _apply(settings: Settings, values: dict[str, Any], layer: Layer) -> None:
             setattr(settings, key, bool(value))
         elif key == "alerts":
             settings.alerts = _rules(value, layer)
+        elif key == "demo_nodes":
+            settings.demo_nodes = _number(key, value, layer, 1, DEMO_NODES_MAX, integer=True)
         elif key == "profile":
             settings.profile = value
         elif key in RECORD_KEYS or key in AMQP_KEYS or key in ("replay", "speed"):
             _apply_source(settings, key, value, layer)
+    if values.get("nodes") is not None:  # after the layer's MI keys: nodes take its timeout
+        settings.nodes = _nodes(values["nodes"], layer, settings.mi)
 
 
 def _apply_source(settings: Settings, key: str, value: Any, layer: Layer) -> None:

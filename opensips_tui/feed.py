@@ -197,6 +197,16 @@ class Feed:
         del self._notices[:-NOTICES_MAX]
         return True
 
+    def notice(self, event: str, what: str) -> None:
+        """Tell the operator ``what`` happened to ``event`` (a toast at the next drain), e.g.
+        a fleet subscription that failed on some nodes."""
+        with self._lock:
+            self._notices.append((event, what))
+            del self._notices[:-NOTICES_MAX]
+            signal, self._signalled = not self._signalled, True
+        if signal and self.wake is not None:
+            self.wake()
+
     def set_state(self, event: str, state: str) -> None:
         """A subscription changed state (active / retrying / expired / stopped)."""
         with self._lock:

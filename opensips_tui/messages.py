@@ -109,3 +109,11 @@ class SubscriptionsSaved(Message):
 class SourceChanged(Message):
     """A source other than MI (a recording, a broker, a replay) changed by itself: its status
     bar piece, or the event names it knows. Posted from its thread; rare (state changes)."""
+
+
+class NodesChanged(Message):
+    """A node of the fleet changed health (posted from its health thread)."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__()
+        self.node = node

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from .backend import Backend
     from .config import Settings
     from .feed import Entry
+    from .fleet_backend import FleetBackend
 
 
 class Workers:
-    backend: "Backend"
+    backend: "Backend | FleetBackend"
     settings: "Settings"
 
     if TYPE_CHECKING:  # provided by App, which follows this mixin in OpenSIPSTUI's bases

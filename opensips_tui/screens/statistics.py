@@ -78,9 +78,10 @@ class StatisticsScreen(Screen):
 
     def __init__(self, mi: Any, *, interval: float = 1.0, pins: PinStore | None = None,
                  export_dir: Path | None = None, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time, **kwargs: Any) -> None:
+                 wall: Callable[[], float] = time.time, node: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mi = mi
+        self.node = node                       # the fleet node it shows ("": one OpenSIPS)
         self.interval = interval
         self.poller = StatsPoller(mi, interval=interval, on_sample=self._from_thread,
                                   clock=clock, wall=wall)
@@ -110,7 +111,8 @@ class StatisticsScreen(Screen):
         self.table = self.query_one(StatsTable)
         self.spark = self.query_one(Sparkline)
         self.spark_label = self.query_one("#stats-spark-label", Label)
-        self.headline.border_title = f"statistics · every {self.interval:g} s"
+        where = f" · {clean(self.node)}" if self.node else ""
+        self.headline.border_title = f"statistics{where} · every {self.interval:g} s"
         self.headline.show(None, self.pins)
         self.table.focus()
 

@@ -108,8 +108,9 @@ class TraceScreen(Screen):
 
     def __init__(self, source: TraceSource, *, store: CallStore | None = None, feed: TraceFeed | None = None,
                  options: TraceOptions | None = None, export_dir: Path | None = None, utc: bool = False,
-                 **kwargs: Any) -> None:
+                 node: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.node = node                 # the fleet node it traces ("": one OpenSIPS)
         self.store = store if store is not None else CallStore()     # both have a len(): no `or`
         self.feed = feed if feed is not None else TraceFeed()
         self.control = TraceControl(source, self.feed.push, self._state_from_thread)
@@ -268,6 +269,8 @@ class TraceScreen(Screen):
         style = {"running": "bold green", "failed": "bold red", "starting": "yellow",
                  "stopping": "yellow"}.get(self.state, "bold")
         state = "paused (p starts)" if self.paused and self.state == "stopped" else self.state
+        if self.node:
+            line.append(f"{clean(self.node)} · ")
         line.append(f"trace {state}", style=style)
         if self.detail and self.state in ("running", "failed", "starting"):
             line.append(f" · {clean(self.detail, 80)}")
