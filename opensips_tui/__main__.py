@@ -104,9 +104,9 @@ def start_demo(settings: Settings) -> list[Any]:
         raise
     settings.conn = "http"
     settings.mi = sims[0].mi_kwargs("http")
-    if len(sims) > 1:
-        settings.nodes = [NodeSpec(f"edge{i}", "http", sim.mi_kwargs("http"), str(sim.http_url))
-                          for i, sim in enumerate(sims, 1)]
+    # the demo watches its simulators only (any --node or profile nodes are left out)
+    settings.nodes = [NodeSpec(f"edge{i}", "http", sim.mi_kwargs("http"), str(sim.http_url))
+                      for i, sim in enumerate(sims, 1)] if len(sims) > 1 else []
     settings.event.setdefault("listen_ip", "127.0.0.1")
     settings.subscribe = settings.subscribe or list(DEMO_SUBSCRIBE)
     settings.mi_named = True

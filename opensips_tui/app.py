@@ -424,6 +424,8 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         health = {None: "connecting", True: "up", False: "DOWN"}[status.health]
         lines = [f"MI {clean(status.target)}: {health}", clean(status.health_detail),
                  f"events listener: {clean(status.listen) if status.listen else 'not started'}"]
+        if isinstance(self.backend, FleetBackend):   # and each node's own story
+            lines += [clean(line) for line in self.backend.story()]
         if self.offline is not None:
             lines = [f"MI: not used ({self.offline})"]
         lines += self._source_details()

@@ -443,4 +443,13 @@ def resolve(cli: dict[str, Any], path: Path | None = None, required: bool = Fals
     _apply(settings, cli, Layer())
     settings.config_file = path
     _check_mi(settings, f"{path} and the command line" if data else "command line")
+    _check_fleet_listener(settings)
     return settings
+
+
+def _check_fleet_listener(settings: Settings) -> None:
+    """Each node of a fleet has its own listener: one fixed port or socket cannot serve them."""
+    for key in ("listen_port", "socket_path"):
+        if len(settings.nodes) > 1 and settings.event.get(key):
+            raise ConfigError(f"{FLAGS[key]}: each of the {len(settings.nodes)} nodes has its own "
+                              "listener, so one fixed address cannot serve them (leave it out)")

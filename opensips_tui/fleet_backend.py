@@ -206,6 +206,19 @@ class FleetBackend:
                    for n in targets if per_node.get(n.name) != "active"}
         return active, len(targets), missing
 
+    def story(self) -> list[str]:
+        """One line per node for the connection story (``d``): health, version or reason,
+        its listener, and how many of the wanted subscriptions it holds."""
+        lines = []
+        for node in self.fleet.nodes:
+            states = node.backend.states()
+            active = sum(1 for event in self.wanted if states.get(event) == "active")
+            what = node.reason if node.health == "down" else (node.version or "")
+            lines.append(f"{node.name}: {node.health}{f', {what}' if what else ''} · "
+                         f"listener {node.backend.listen_address or 'not started'} · "
+                         f"{active}/{len(self.wanted)} subscriptions active")
+        return lines
+
     @property
     def listen_address(self) -> str | None:
         addresses = [a for a in (n.backend.listen_address for n in self.fleet.nodes) if a]

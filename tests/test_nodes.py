@@ -72,6 +72,8 @@ def _tui(argv: list[str], capsys) -> tuple[int, str]:
     (["--node", "edge1=ftp://x"], "--node: 'ftp://x': not an MI target"),
     (["--node", "e=http://a/mi", "--node", "E=http://b/mi"], "two nodes have this name"),
     (["--demo", "--demo-nodes", "0"], "--demo-nodes: must be an integer from 1 to 100"),
+    (["--node", "a=http://a/mi", "--node", "b=http://b/mi", "--listen-port", "9000"],
+     "--listen-port: each of the 2 nodes has its own listener"),
 ])
 def test_bad_node_flags_exit_2_with_one_line(tmp_path, capsys, argv, needle) -> None:
     code, err = _tui(argv, capsys)
@@ -172,6 +174,12 @@ def test_subscribing_where_a_node_is_down_names_it(sim_factory) -> None:
         active, total, missing = backend.subscription("E_PIKE_BLOCKED")
         assert (active, total) == (1, 2) and list(missing) == ["edge2"]
         assert any("not subscribed on edge2" in what for _, what in backend.feed.drain().notices)
+        backend.start()
+        sims[1].start()                      # it answers at last: subscribed from its health thread
+        wait_for(lambda: live(sims[1], "E_PIKE_BLOCKED"), "edge2 subscribed once up")
+        wait_for(lambda: backend.subscription("E_PIKE_BLOCKED") == (2, 2, {}), "2/2 active")
+        assert len(live(sims[1], "E_PIKE_BLOCKED")) == 1 and len(live(sims[0], "E_PIKE_BLOCKED")) == 1
+        assert any(line.startswith("edge2: up") for line in backend.story())
     finally:
         backend.close()
 
@@ -262,3 +270,22 @@ def test_one_node_is_the_app_of_old() -> None:
         assert fleet.current.settings is settings
     finally:
         fleet.close()
+
+
+def test_a_quick_restart_reads_restarted_and_gets_its_subscriptions_back(sim_factory) -> None:
+    sims = [sim_factory() for _ in range(2)]
+    fleet, backend = fleet_of(sims)
+    try:
+        backend.start()
+        wait_for(lambda: all(n.health == "up" for n in fleet), "both up")
+        backend.subscribe("E_PIKE_BLOCKED")
+        sims[0].restart()                 # quicker than a health check can see it down
+        wait_for(lambda: fleet.node("edge1").health == "restarted", "edge1 restarted")
+        assert fleet.node("edge1").restarts == 1 and "restarted" in fleet.node("edge1").reason
+        assert "edge1 restarted" in backend.ping()
+        wait_for(lambda: len(live(sims[0], "E_PIKE_BLOCKED")) == 1, "edge1 subscribed again")
+        sims[0].raise_event("E_PIKE_BLOCKED", {"ip": "203.0.113.9"})
+        wait_for(lambda: backend.feed.node_summary().get("edge1", (0,))[0] == 1, "edge1 delivers")
+        assert fleet.node("edge2").health == "up" and fleet.node("edge2").restarts == 0
+    finally:
+        backend.close()

@@ -62,6 +62,12 @@ async def test_three_nodes_one_down_and_back(sim_factory, tmp_path, size) -> Non
         await until(pilot, lambda: any(s.get("event") == "E_PIKE_BLOCKED" for s in sims[1].subscribers()),
                     "edge2 resubscribed")
         await until(pilot, lambda: app.status.health_detail.startswith("3/3 up"), "3/3 up again")
+        app.clear_notifications()
+        app.action_why()                              # d: one line per node
+        await until(pilot, lambda: any("edge2: " in n.message for n in app._notifications), "the story")
+        story = next(n.message for n in app._notifications if "edge2: " in n.message)
+        assert "edge1: up" in story and "edge3: up" in story   # edge2 reads up, or restarted for 5 s
+        assert story.count("1/1 subscriptions active") == 3, story
         sims[1].raise_event("E_PIKE_BLOCKED", {"ip": "198.51.100.2"})
         await until(pilot, lambda: len(log_lines(app)) == 6, "edge2 delivers again")
         assert nodes_of(app)[-1] == "edge2"
