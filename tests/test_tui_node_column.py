@@ -73,3 +73,16 @@ async def test_node_column_filter_and_export(sim, tmp_path, size) -> None:
         await pilot.press(*"\b" * 10, *"-node:edge*")
         await until(pilot, lambda: len(log_lines(app)) == 2, "the others")
         assert app.feed.node_summary()["edge1"][0] == 2
+
+
+@run
+async def test_nodes_heard_while_another_screen_covers_the_log(sim, tmp_path) -> None:
+    app = make_app(sim, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.action_show_screen("statistics")
+        await until(pilot, lambda: app.events_covered, "the statistics screen on top")
+        push(app, "edge1", 1)
+        await until(pilot, lambda: app.log_pane.log_widget.node_width == 5, "room made for the node")
+        app.action_show_screen("events")
+        await until(pilot, lambda: len(log_lines(app)) == 1, "the line")
+        assert log_lines(app)[0].split(" ", 1)[1] == "edge1 E_X i=1"

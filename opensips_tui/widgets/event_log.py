@@ -127,6 +127,8 @@ class EventLog(Pane):
 
     def hold(self, batch: Batch) -> None:
         """Count a batch without drawing it: another screen covers this one (see the app)."""
+        if batch.new_nodes:  # the column is made room for now (once per node), drawn later
+            self.show_nodes(batch.new_nodes)
         if self.paused:
             self.unseen += batch.matched
         else:
