@@ -71,6 +71,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         Binding("2", "show_screen('statistics')", "Statistics screen", id="screen.statistics", show=False),
         Binding("3", "show_screen('console')", "MI console screen", id="screen.console", show=False),
         Binding("4", "show_screen('trace')", "SIP trace screen", id="screen.trace", show=False),
+        Binding("5", "show_screen('fleet')", "Fleet screen", id="screen.fleet", show=False),
         Binding("d", "why", "Connection details", id="why", show=False),
     ]
 
@@ -166,6 +167,8 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
         if node.health == "restarted":  # up again already: say so (the status bar says it too)
             self.notify(f"{clean(node.name)}: {clean(node.reason)}", severity="warning", markup=False)
         self._check_health()
+        if isinstance(self.screen, screens.FleetScreen):
+            self.screen.refresh_rows()       # the node's row at once, not at the next refresh
 
     def select_node(self, name: str) -> None:
         """The screens (2, 3, 4) act on node ``name`` from now on; KeyError for an unknown one."""
@@ -392,6 +395,7 @@ class OpenSIPSTUI(SourceActions, ListActions, Workers, App[None]):
             ("Statistics screen (2)", [*screens.StatisticsScreen.BINDINGS, *screens.StatsTable.BINDINGS]),
             ("MI console (3)", screens.ConsoleScreen.help_bindings()),
             ("SIP trace screen (4)", screens.TraceScreen.BINDINGS),
+            ("Fleet screen (5)", [*screens.FleetScreen.BINDINGS, *screens.FleetTable.BINDINGS]),
             ("Panes", [Binding("tab", "focus_next", "Next pane"),
                        Binding("ctrl+p", "command_palette", "Command palette")])]
         self.push_screen(HelpScreen(help_text(self, sections, self.settings.keymap)))

@@ -137,6 +137,8 @@ class Feed:
         self._noticed: dict[str, float] = {}
         self._stats: dict[str, EventStats] = {TOTAL: EventStats(TOTAL)}
         self._nodes: dict[str, EventStats] = {}   # per node: every event (count and rate)
+        # per node and event (count and rate, no params): rate alerts judge each node's own rate
+        self._node_events: dict[tuple[str, str], EventStats] = {}
         self._new_nodes: list[str] = []
         self._seq = 0
         self._filter = LogFilter()
@@ -174,6 +176,11 @@ class Feed:
                         per_node = self._nodes[node] = EventStats(node)
                         self._new_nodes.append(node)
                     per_node.add(ts, track_params=False)
+                    key = (node, event)
+                    of_node = self._node_events.get(key)
+                    if of_node is None:
+                        of_node = self._node_events[key] = EventStats(event)
+                    of_node.add(ts, track_params=False)
                 self._arrived += 1
                 self._touched.add(event)
                 log_filter = self._filter
@@ -271,7 +278,7 @@ class Feed:
             self._arrived = self._matched = 0
             self._touched, self._notices, self._noticed = set(), [], {}
             self._stats = {TOTAL: EventStats(TOTAL)}
-            self._nodes, self._new_nodes = {}, []
+            self._nodes, self._new_nodes, self._node_events = {}, [], {}
 
     def view(self, event: str) -> StatsView:
         now = self.clock()
@@ -292,6 +299,16 @@ class Feed:
         now = self.clock()
         with self._lock:
             return {n: (s.count, s.rate(now)) for n, s in self._nodes.items()}
+
+    def node_event_rates(self) -> dict[str, dict[str, float]]:
+        """``{node: {event: events/s}}`` (the same window as :meth:`summary`); empty in a
+        single-node app. Rate alerts judge each node's rates (a rule is about one server)."""
+        now = self.clock()
+        out: dict[str, dict[str, float]] = {}
+        with self._lock:
+            for (node, event), stats in self._node_events.items():
+                out.setdefault(node, {})[event] = stats.rate(now)
+        return out
 
     def nodes(self) -> list[str]:
         """The nodes heard from so far, in the order they were first heard from."""

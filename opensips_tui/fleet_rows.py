@@ -226,7 +226,7 @@ def layout(width: int, names: Sequence[str] = ()) -> list[Column]:
     """The columns shown ``width`` cells wide: the name column as wide as the longest name
     (at most :data:`NAME_MAX`), the figures, then alerts in what is left."""
     fixed = list(_FIXED)
-    name_w = max([NAME_MIN, *(min(len(n), NAME_MAX) for n in names)])
+    name_w = max([NAME_MIN, *(min(len(n), NAME_MAX) + 1 for n in names)])   # + the gap before it
     for key in _OPTIONAL:
         if name_w + sum(c.width for c in fixed) + ALERTS_MIN > width:
             fixed = [c for c in fixed if c.key != key]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from .alerts import Alerts
+from .alerts import Alerts, Changes
 from .feed import TOTAL
 from .messages import SubscriptionsSaved
 from .profile_file import ProfileWriteError, write_key
@@ -21,6 +21,7 @@ from .widgets.events_list import EventsList
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .feed import Feed
     from .widgets import StatusBar
 
 
@@ -28,6 +29,7 @@ class ListActions:
     settings: "Settings"
     events: EventsList
     status: "StatusBar"
+    feed: "Feed"
     _alerts: Alerts | None = None
 
     # -- rate alerts ---------------------------------------------------------------------
@@ -38,15 +40,28 @@ class ListActions:
         if self._alerts is None:
             self._alerts = Alerts(self.settings.alerts)
         alerts = self._alerts
-        changes = alerts.update({n: rate for n, (_, rate) in summary.items() if n != TOTAL})
-        if changes.started or changes.cleared:
-            self.events.set_alerts(alerts.events())
+        per_node = self.feed.node_event_rates()
+        if per_node:       # a fleet: each node judged on its own rates, named in the alert
+            started = []
+            for node, rates in per_node.items():
+                changes = alerts.update(rates, node)
+                started += changes.started
+            changes = Changes(started, [])
+            self.events.set_alerts({event for _, event in alerts.firing})
+        else:
+            changes = alerts.update({n: rate for n, (_, rate) in summary.items() if n != TOTAL})
+            if changes.started or changes.cleared:
+                self.events.set_alerts(alerts.events())
         self.status.set(alert=alerts.summary())
         for firing in changes.started:
             self.notify(firing.describe(), title="Rate alert", severity="error",  # type: ignore[attr-defined]
                         markup=False, timeout=8)
         if changes.started and self.settings.alert_bell:
             self.bell()  # type: ignore[attr-defined]
+
+    def node_alerts(self, node: str | None) -> set[str]:
+        """The events of ``node`` whose rate alert is on (the fleet screen's ALERTS column)."""
+        return self._alerts.events(node) if self._alerts is not None else set()
 
     # -- saving subscriptions ------------------------------------------------------------------
     def on_events_list_save_requested(self, message: EventsList.SaveRequested) -> None:

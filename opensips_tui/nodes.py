@@ -69,6 +69,7 @@ class Node:
         self.version: str | None = None  # version's "Server", e.g. "OpenSIPS (4.0.1 (x86_64/linux))"
         self.uptime: float | None = None  # seconds, as of checked_at
         self.checked_at: float | None = None  # time.time() of the last answer
+        self.health_at: float | None = None   # time.time() of the last check, answered or not
         self.restarts = 0
         self.events: list[str] | None = None  # its events_list (None: not asked or failed)
         self._restarted_at = 0.0
@@ -124,6 +125,7 @@ class Node:
                         and time.monotonic() - self._restarted_at < RESTARTED_FOR:
                     health, why = "restarted", self.reason   # keep it visible a few seconds
                 self.health, self.reason = health, why
+                self.health_at = now
                 if server is not None:
                     self.version = server
                     self.uptime = uptime_seconds(self.backend.uptime)

@@ -137,6 +137,8 @@ def test_layout_fills_the_width_and_drops_the_version_when_narrow():
         row = fleet_row(NodeView("registrar-eu-west", "restarted", version=SERVER), 0, now=0)
         assert len("".join(text for text, _ in row_cells(row, columns))) == width
         assert len("".join(header_cells(columns, "events"))) == width
+        if width >= 120:                    # a name that fits is whole
+            assert row_cells(row, columns)[0][0] == " registrar-eu-west"
     assert "version" in [c.key for c in layout(120, names)]
     assert "version" not in [c.key for c in layout(80, names)]
     header = "".join(header_cells(layout(120, names), "events"))

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..widgets.fleet_table import FleetTable
 from ..widgets.stats_table import StatsTable
 from .console import ConsoleScreen
+from .fleet import FleetScreen
 from .statistics import StatisticsScreen
 from .trace import TraceScreen
 
-__all__ = ["StatisticsScreen", "StatsTable", "ConsoleScreen", "TraceScreen", "SCREENS", "show", "make_statistics",
+__all__ = ["StatisticsScreen", "StatsTable", "ConsoleScreen", "TraceScreen", "FleetScreen", "FleetTable", "SCREENS", "show", "make_statistics",
            "make_console", "make_trace", "screen_name"]
 
 # name -> (key, palette description)
 SCREENS = {"events": ("1", "Events"), "statistics": ("2", "Statistics"), "console": ("3", "MI console"),
-           "trace": ("4", "SIP trace")}
+           "trace": ("4", "SIP trace"), "fleet": ("5", "Fleet")}
 
 
 def _node_name(app: Any, node: Any) -> str:
@@ -77,9 +79,14 @@ def make_trace(app: Any, node: Any) -> TraceScreen:
                        utc=settings.utc, node=_node_name(app, node))
 
 
-FACTORIES = {"statistics": make_statistics, "console": make_console, "trace": make_trace}
-FLEET_WIDE: set[str] = set()   # screens of the whole fleet (one copy, not one per node)
-_NAMED = (StatisticsScreen, ConsoleScreen, TraceScreen)
+def make_fleet(app: Any, node: Any) -> FleetScreen:
+    """The fleet screen: every node's row (one screen for the whole fleet)."""
+    return FleetScreen(app.fleet, app.feed, alerts=app.node_alerts)
+
+
+FACTORIES = {"statistics": make_statistics, "console": make_console, "trace": make_trace, "fleet": make_fleet}
+FLEET_WIDE: set[str] = {"fleet"}   # screens of the whole fleet (one copy, not one per node)
+_NAMED = (StatisticsScreen, ConsoleScreen, TraceScreen, FleetScreen)
 
 
 def show(app: Any, name: str) -> None:
