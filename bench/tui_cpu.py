@@ -130,22 +130,24 @@ def start_sim(rate: float, nice: int = 0) -> tuple[subprocess.Popen, str]:
 
 
 class Tap:
-    """A UDP socket subscribed to the traffic events: counts the events the simulator sends."""
+    """A UDP socket subscribed to the traffic events of one or more simulators: counts the
+    events they send."""
 
-    def __init__(self, url: str, expire: int = 600) -> None:
+    def __init__(self, *urls: str, expire: int = 600) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         port = self.sock.getsockname()[1]
-        for n, event in enumerate(TRAFFIC):
-            body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "event_subscribe",
-                               "params": {"event": event, "socket": f"udp:127.0.0.1:{port}",
-                                          "expire": expire}}).encode()
-            req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=5) as reply:
-                if b'"result"' not in reply.read():
-                    raise RuntimeError(f"tap: cannot subscribe {event}")
+        for url in urls:
+            for n, event in enumerate(TRAFFIC):
+                body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "event_subscribe",
+                                   "params": {"event": event, "socket": f"udp:127.0.0.1:{port}",
+                                              "expire": expire}}).encode()
+                req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as reply:
+                    if b'"result"' not in reply.read():
+                        raise RuntimeError(f"tap: cannot subscribe {event}")
         self.count = 0
         self._stop = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -182,6 +184,7 @@ class Terminal:
         self.changed = threading.Condition(self.lock)
         self.bytes_out = 0
         self._raw: list[bytes] = []   # written by the TUI, not parsed yet
+        self._stamps: list[float] = []   # when each of them arrived (monotonic)
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.master = master
@@ -204,6 +207,7 @@ class Terminal:
             with self.lock:
                 self.bytes_out += len(data)
                 self._raw.append(data)
+                self._stamps.append(time.monotonic())
                 self.changed.notify_all()
 
     def emulated(self) -> pyte.Screen:
@@ -211,7 +215,28 @@ class Terminal:
         if self._raw:
             self.stream.feed(b"".join(self._raw))
             self._raw.clear()
+            self._stamps.clear()
         return self.screen
+
+    def written_at(self, predicate, timeout: float) -> float | None:
+        """When (monotonic) the TUI wrote the output that made ``predicate(screen)`` hold,
+        None if it did not within ``timeout``. The chunks are parsed one by one with their
+        arrival times, so a busy emulator (pure Python) does not delay what is measured."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            if predicate(self.emulated()):      # already shown
+                return time.monotonic()
+        while True:
+            with self.lock:     # take one chunk; parse it with the lock free for the reader
+                while not self._raw:
+                    left = end - time.monotonic()
+                    if left <= 0 or self.proc.poll() is not None:
+                        return None
+                    self.changed.wait(min(left, 0.05))
+                chunk, stamp = self._raw.pop(0), self._stamps.pop(0)
+            self.stream.feed(chunk)
+            if predicate(self.screen):
+                return stamp
 
     def text(self) -> str:
         with self.lock:
