@@ -7,8 +7,10 @@ Writes main.svg (the main screen), detail.svg (the detail pane zoomed), help.svg
 statistics.svg (key ``2``), console.svg (key ``3``, the dialogs view) and trace.svg (key ``4``,
 a call's ladder), each at 120x40, plus main-80x24.svg, statistics-80x24.svg, console-80x24.svg
 (the dispatcher view) and trace-80x24.svg, and search-80x24.svg / pattern-80x24.svg (the events
-list searched with a rate alert on; the subscribe-by-pattern prompt). Never edit the outputs by
-hand. ``python screenshots/make_screenshots.py console`` makes only the console's.
+list searched with a rate alert on; the subscribe-by-pattern prompt), and fleet-120x40.svg /
+fleet-80x24.svg (key ``5``, five simulators, one stopped). Never edit the outputs by
+hand. ``python screenshots/make_screenshots.py console`` makes only the console's (``trace``,
+``fleet``: only those).
 """
 
 from __future__ import annotations
@@ -149,6 +151,37 @@ async def shoot_console(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str
         return save(app, name)
 
 
+async def shoot_fleet(sims: list[SimulatedOpenSIPS], names: list[str], size: tuple[int, int], name: str) -> Path:
+    """The fleet screen (key 5): five nodes at different rates, the fourth one stopped."""
+    from opensips_tui.nodes import NodeSpec
+
+    specs = [NodeSpec(node, "http", sim.mi_kwargs("http")) for node, sim in zip(names, sims)]
+    settings = Settings(conn="http", nodes=specs, event={"listen_ip": "127.0.0.1"}, subscribe=list(DEMO_SUBSCRIBE),
+                        export_dir=HERE / "tmp")
+    app = OpenSIPSTUI(settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("5")
+        screen = app.screen
+        sending = lambda: [r for r in screen.rows if r.requests.text not in ("-", "0.0")]  # noqa: E731
+        await until(pilot, lambda: len(sending()) == len(sims) - 1, tries=600)
+        await pilot.pause(6.0)           # rates settle over the feed's 5 s window
+        app.clear_notifications()
+        return save(app, name)
+
+
+def fleet_shots() -> list[Path]:
+    names = ["edge1", "edge2", "registrar1", "registrar2", "gw-media1"]
+    sims = [SimulatedOpenSIPS(rate=rate, seed=n, fifo=False, datagram_unix=False).start()
+            for n, rate in enumerate((25, 30, 12, 20, 50))]
+    sims[3].stop()                       # registrar2 is DOWN
+    try:
+        return [asyncio.run(shoot_fleet(sims, names, (120, 40), "fleet-120x40")),
+                asyncio.run(shoot_fleet(sims, names, (80, 24), "fleet-80x24"))]
+    finally:
+        for sim in sims:
+            sim.stop()
+
+
 def to_png(svgs: list[Path]) -> None:
     try:
         import cairosvg
@@ -176,6 +209,10 @@ def main() -> None:
             print(svg)
         to_png(svgs)
         return
+    if sys.argv[1:] == ["fleet"]:
+        svgs = fleet_shots()
+        to_png(svgs)
+        return
     if sys.argv[1:] == ["console"]:
         with SimulatedOpenSIPS(rate=25, seed=7, fifo=False, datagram_unix=False) as sim:
             svgs = [asyncio.run(shoot_console(sim, (120, 40), "console", "f2")),
@@ -192,6 +229,7 @@ def main() -> None:
         svgs.append(asyncio.run(shoot_console(sim, (120, 40), "console", "f2")))
         svgs.append(asyncio.run(shoot_console(sim, (80, 24), "console-80x24", "f4")))
     svgs += trace_shots()
+    svgs += fleet_shots()
     for svg in svgs:
         print(svg)
     to_png(svgs)
