@@ -44,8 +44,8 @@ import pyte
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sender import free_port, stop  # noqa: E402
-from tui_cpu import (SUBSCRIBE, Tap, Terminal, cpu_seconds, py_spy, renice, run_queue_wait,  # noqa: E402
-                     summarize_raw, thread_cpu, thread_names)
+from tui_cpu import (SUBSCRIBE, Tap, Terminal, cpu_seconds, py_spy, run_queue_wait, summarize_raw,  # noqa: E402
+                     thread_cpu, thread_names)
 
 
 def rss_kib(pid: int) -> int:
@@ -59,8 +59,8 @@ def rss_kib(pid: int) -> int:
 class Sims:
     """``count`` simulators, one process each, named n01, n02, ... on fixed MI ports."""
 
-    def __init__(self, count: int, rate: float, nice: int = 0) -> None:
-        self.rate, self.nice = rate, nice
+    def __init__(self, count: int, rate: float) -> None:
+        self.rate = rate
         self.names = [f"n{i + 1:02d}" for i in range(count)]
         self.ports = [free_port() for _ in range(count)]
         self.procs: list[subprocess.Popen | None] = [None] * count
@@ -72,13 +72,10 @@ class Sims:
 
     def start(self, i: int) -> None:
         """(Re)start simulator ``i`` on its port: a restarted OpenSIPS on the same address."""
-        nice = self.nice
         self.procs[i] = subprocess.Popen(
             [sys.executable, "-m", "opensips.sim", "--mi-http", f"127.0.0.1:{self.ports[i]}",
              "--rate", str(self.rate), "--seed", str(i + 1)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=lambda: os.nice(nice) and None)
-        renice(self.procs[i].pid, nice)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self, i: int, crash: bool = False) -> None:
         """Stop simulator ``i``: cleanly, or (``crash``) with SIGKILL, gone at once."""
@@ -123,13 +120,18 @@ def node_row(screen: pyte.Screen, name: str) -> str | None:
 
 
 def rows_up(screen: pyte.Screen, names: list[str], sending: bool = True) -> int:
-    """How many of ``names`` show ``up`` (``sending``: with events arriving, a whole number of
-    events/s, which the fleet table shows from 10/s up)."""
+    """How many of ``names`` show ``up`` (``sending``: with events arriving, a number other
+    than 0.0 in the EV/S column)."""
+    header = next((line.replace("▼", "").replace("▲", "").split() for line in screen.display
+                   if line.split()[:2] == ["NODE", "HEALTH"]), None)
+    if header is None or "EV/S" not in header:
+        return 0
+    column = header.index("EV/S")
     count = 0
     for name in names:
-        line = node_row(screen, name)
-        if line is not None and re.search(r"\s(up|restarted)\s", line) \
-                and (not sending or re.search(r"\s[1-9]\d*\s", line)):
+        cells = (node_row(screen, name) or "").split()
+        if len(cells) > column and cells[1] in ("up", "restarted") \
+                and (not sending or cells[column] not in ("0.0", "-")):
             count += 1
     return count
 
@@ -150,7 +152,7 @@ def measure(sims: Sims, screen: str, size: str, args: argparse.Namespace, label:
             term.send(b"5")
             # every node up and sending, as far as the screen holds rows (80x24 shows fewer than 20)
             visible = [n for n in sims.names[: rows - 6]]
-            if not term.wait_for(lambda s: rows_up(s, visible, args.rate > 0) == len(visible), 60):
+            if not term.wait_for(lambda s: rows_up(s, visible, args.rate > 0) == len(visible), 120):
                 raise RuntimeError("the nodes never all showed up with events:\n" + term.text())
             if screen == "events":
                 term.send(b"1")
@@ -223,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             ("--sizes", str, "120x40,80x24", "terminal sizes"), ("--screens", str, "fleet,events", "screens measured"),
             ("--seconds", float, 15.0, "CPU window per case"), ("--warmup", float, 5.0, "seconds before the window"),
             ("--runs", int, 3, "runs of every case"),
-            ("--nice", int, 0, "niceness of the TUI and the simulators, see tui_cpu.py")):
+            ("--nice", int, 0, "niceness of the TUI alone (e.g. -10 as root: 20 simulators saturate "
+                               "2 cores, and a starved TUI shows what it got, not what it asks for)")):
         ap.add_argument(flag, type=kind, default=default, help=f"{text} (default {default})")
     ap.add_argument("--python", default=sys.executable, help="the Python that runs the TUI")
     ap.add_argument("--py-spy", dest="py_spy", metavar="DIR", help="also record py-spy profiles into DIR")
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# opensips-tui watching {args.nodes} simulated nodes at {args.rate:g} events/s each, "
           f"{len(SUBSCRIBE)} subscriptions per node, {args.seconds:g} s per case, {args.runs} run(s); "
           f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}", flush=True)
-    sims = Sims(args.nodes, args.rate, args.nice)
+    sims = Sims(args.nodes, args.rate)
     try:
         for run in range(args.runs):
             for screen, size in cases:
