@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -27,6 +28,11 @@ from opensips_tui.__main__ import DEMO_SUBSCRIBE  # noqa: E402
 from opensips_tui.app import OpenSIPSTUI  # noqa: E402
 from opensips_tui.config import Settings  # noqa: E402
 
+
+
+def _settings(sim: SimulatedOpenSIPS, **extra: Any) -> Settings:
+    """Settings for an app on ``sim``'s HTTP MI, listening on loopback, plus ``extra``."""
+    return Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"}, **extra)
 
 async def until(pilot, cond, tries: int = 200) -> None:
     for _ in range(tries):
@@ -43,9 +49,7 @@ def save(app: OpenSIPSTUI, name: str) -> Path:
 
 
 async def shoot(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, str]) -> list[Path]:
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        subscribe=[*DEMO_SUBSCRIBE, "E_CORE_THRESHOLD"], export_dir=HERE / "tmp")
-    app = OpenSIPSTUI(settings)
+    app = OpenSIPSTUI(_settings(sim, subscribe=[*DEMO_SUBSCRIBE, "E_CORE_THRESHOLD"], export_dir=HERE / "tmp"))
     out: list[Path] = []
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
@@ -76,10 +80,8 @@ async def shoot_search(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dic
     """The events list searched by typing ("E_UL"), with a rate alert on, then ``+``'s prompt."""
     from opensips_tui.alerts import parse_rule
 
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        subscribe=[*DEMO_SUBSCRIBE, "E_UL_CONTACT_DELETE"], export_dir=HERE / "tmp",
-                        alerts=[parse_rule("E_UL_* > 1/s")])
-    app = OpenSIPSTUI(settings)
+    app = OpenSIPSTUI(_settings(sim, subscribe=[*DEMO_SUBSCRIBE, "E_UL_CONTACT_DELETE"],
+                                export_dir=HERE / "tmp", alerts=[parse_rule("E_UL_* > 1/s")]))
     out: list[Path] = []
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
@@ -99,9 +101,7 @@ async def shoot_search(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dic
 
 async def shoot_statistics(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) -> Path:
     """The statistics screen (key 2) after a dozen polls, two statistics pinned."""
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        export_dir=HERE / "tmp", pins_path=HERE / "tmp" / "pins.json")
-    app = OpenSIPSTUI(settings)
+    app = OpenSIPSTUI(_settings(sim, export_dir=HERE / "tmp", pins_path=HERE / "tmp" / "pins.json"))
     async with app.run_test(size=size) as pilot:
         await pilot.press("2")
         screen = app.screen
@@ -116,9 +116,7 @@ async def shoot_statistics(sim: SimulatedOpenSIPS, size: tuple[int, int], name: 
 
 async def shoot_trace(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) -> Path:
     """The trace screen (key 4): the ladder of the first completed call, cursor on its 200 OK."""
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        export_dir=HERE / "tmp")
-    app = OpenSIPSTUI(settings)
+    app = OpenSIPSTUI(_settings(sim, export_dir=HERE / "tmp"))
     async with app.run_test(size=size) as pilot:
         await pilot.press("4")
         screen = app.screen
@@ -136,9 +134,7 @@ async def shoot_trace(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str) 
 
 async def shoot_console(sim: SimulatedOpenSIPS, size: tuple[int, int], name: str, key: str) -> Path:
     """The MI console (key 3) showing one view (``key``) of the simulator's live traffic."""
-    settings = Settings(conn="http", mi=sim.mi_kwargs("http"), event={"listen_ip": "127.0.0.1"},
-                        export_dir=HERE / "tmp", history_path=HERE / "tmp" / "history.jsonl")
-    app = OpenSIPSTUI(settings)
+    app = OpenSIPSTUI(_settings(sim, export_dir=HERE / "tmp", history_path=HERE / "tmp" / "history.jsonl"))
     async with app.run_test(size=size) as pilot:
         await pilot.press("3")
         screen = app.screen
