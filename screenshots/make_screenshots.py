@@ -52,7 +52,7 @@ async def shoot(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dict[str, 
     app = OpenSIPSTUI(_settings(sim, subscribe=[*DEMO_SUBSCRIBE, "E_CORE_THRESHOLD"], export_dir=HERE / "tmp"))
     out: list[Path] = []
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in app.settings.subscribe))
         await until(pilot, lambda: app.feed.view("E_PIKE_BLOCKED").count >= 3
                     and app.feed.view("E_UL_CONTACT_INSERT").count >= 2, tries=400)
         await pilot.pause(2.0)
@@ -84,7 +84,7 @@ async def shoot_search(sim: SimulatedOpenSIPS, size: tuple[int, int], names: dic
                                 export_dir=HERE / "tmp", alerts=[parse_rule("E_UL_* > 1/s")]))
     out: list[Path] = []
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in settings.subscribe))
+        await until(pilot, lambda: all(app.events.states.get(e) == "active" for e in app.settings.subscribe))
         await until(pilot, lambda: app.events.alerting, tries=400)
         app.events.focus()
         await pilot.press("E", "_", "u", "l")
