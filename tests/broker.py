@@ -9,6 +9,7 @@ broker process and starts it again on the same port and data, as an operator's r
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,6 +43,22 @@ def unavailable() -> str | None:
 
 
 def free_port() -> int:
+    """A free port BELOW the kernel's ephemeral range: a port the kernel hands out (bind 0) can be
+    given again, between our check and the broker's bind, as the local port of any outgoing
+    connection the suite makes; then the broker's listener fails (CI saw that once)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    rng = random.Random()
+    for _ in range(200 if low > 11000 else 0):
+        port = rng.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
